@@ -12,6 +12,7 @@
 #include <cstring>
 #include <thread>
 
+#include "segment/test_util.hpp"
 #include "tokenwell/agent/segment_writer.hpp"
 #include "tokenwell/tokenwell.h"
 
@@ -20,18 +21,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/tokenwell-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using test::TempDir;
 
 std::int64_t now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(
