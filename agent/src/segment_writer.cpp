@@ -459,6 +459,20 @@ Result<void> SegmentWriter::remove(std::string_view name) {
   return {};
 }
 
+Result<void> SegmentWriter::resize(SegmentLayout layout) {
+  auto& d = *impl_;
+  std::uint64_t largest = 0;
+  for (const auto& [name, i] : d.slots) {
+    const CopyImage img = CopyImage::snapshot(d.map, i);
+    const auto& h = img.header();
+    largest = std::max(largest, data_size(h.name_len, h.username_len, h.secret_len, h.public_len));
+  }
+  layout.slot_count = std::max<std::uint32_t>({layout.slot_count, 1u,
+                                               static_cast<std::uint32_t>(d.slots.size())});
+  if (layout.data_capacity < largest) layout.data_capacity = next_pow2(largest);
+  return d.create(layout);
+}
+
 void SegmentWriter::heartbeat() { impl_->heartbeat_now(); }
 
 std::vector<SlotInfo> SegmentWriter::entries() const {

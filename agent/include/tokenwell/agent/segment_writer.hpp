@@ -84,6 +84,10 @@ class SegmentWriter {
   // Frees the slot of `name` (readers get "unknown name"). No-op if absent.
   Result<void> remove(std::string_view name);
 
+  // Rewrites the segment with `layout` (grown to fit every current entry) in
+  // a new file renamed over the old one; readers remap. For config reloads.
+  Result<void> resize(SegmentLayout layout);
+
   // Refreshes the header heartbeat with the clock's time.
   void heartbeat();
 
