@@ -179,6 +179,14 @@ SlotInfo info_of(const CopyImage& img) {
 
 }  // namespace
 
+bool valid_entry_name(std::string_view name) {
+  if (name.empty() || name.size() > TOKENWELL_NAME_MAX) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+  });
+}
+
 struct SegmentWriter::Impl {
   std::filesystem::path dir;
   std::filesystem::path path;
@@ -424,8 +432,10 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::open(const std::filesystem
 }
 
 Result<std::uint64_t> SegmentWriter::publish(std::string_view name, const SlotValue& value) {
-  if (name.empty() || name.size() > TOKENWELL_NAME_MAX)
-    return make_error("name must be 1 to " + std::to_string(TOKENWELL_NAME_MAX) + " bytes");
+  if (!valid_entry_name(name))
+    return make_error("name '" + std::string(name.substr(0, TOKENWELL_NAME_MAX)) +
+                      "' must be 1 to " + std::to_string(TOKENWELL_NAME_MAX) +
+                      " characters of [A-Za-z0-9._-]");
   if (value.username.size() > TOKENWELL_USERNAME_MAX)
     return make_error("username of '" + std::string(name) + "' longer than " +
                       std::to_string(TOKENWELL_USERNAME_MAX) + " bytes");

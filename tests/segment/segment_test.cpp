@@ -86,6 +86,15 @@ TEST_F(SegmentTest, PublishedValueIsReadBack) {
   EXPECT_EQ(g, *gen);
 }
 
+TEST_F(SegmentTest, InvalidNamesAreRefusedByTheWriter) {
+  auto w = open_writer();
+  EXPECT_FALSE(w->publish("", cred("u", "t")).ok());
+  EXPECT_FALSE(w->publish("has space", cred("u", "t")).ok());
+  EXPECT_FALSE(w->publish(std::string(65, 'n'), cred("u", "t")).ok());
+  EXPECT_TRUE(w->publish(std::string(64, 'n'), cred("u", "t")).ok());
+  EXPECT_TRUE(w->publish("redis-prod_1.a", cred("u", "t")).ok());
+}
+
 TEST_F(SegmentTest, GenerationIncreasesOnEveryPublish) {
   auto w = open_writer();
   auto g1 = w->publish("a", cred("u", "1"));

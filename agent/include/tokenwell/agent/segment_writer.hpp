@@ -65,6 +65,9 @@ enum class WritePhase {
   second_copy_half_written,  // sequence even, copy 1 half overwritten
 };
 
+// Names of credentials and keysets: 1 to 64 characters of [A-Za-z0-9._-].
+bool valid_entry_name(std::string_view name);
+
 class SegmentWriter {
  public:
   using WriteHook = std::function<void(WritePhase)>;
