@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds with warnings
+# as errors, runs every test suite, then the segment again under
+# ThreadSanitizer, everything that parses outside input under ASan/UBSan,
+# the fuzzers for a short while, and a consumer of the installed package.
+#
+#   scripts/test.sh            everything (what CI runs)
+#   scripts/test.sh --quick    the main build and its tests only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[[ ${1:-} == --quick ]] && quick=1
+jobs=$(nproc)
+
+scripts/install-deps.sh
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "build (warnings are errors)"
+cmake -S . -B build -G Ninja -DTOKENWELL_WERROR=ON >/dev/null
+cmake --build build -j "$jobs"
+
+step "tests"
+ctest --test-dir build --output-on-failure -j "$jobs"
+((quick)) && exit 0
+
+step "segment under ThreadSanitizer"
+cmake -S . -B build-tsan -G Ninja -DTOKENWELL_SANITIZE=thread -DTOKENWELL_BUILD_BENCH=OFF >/dev/null
+cmake --build build-tsan -j "$jobs" --target tests/segment/all
+ctest --test-dir build-tsan -L segment --output-on-failure
+
+step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -G Ninja -DTOKENWELL_SANITIZE=address,undefined \
+  -DTOKENWELL_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j "$jobs"
+ctest --test-dir build-asan -L unit --output-on-failure -j "$jobs"
+
+step "fuzzers (short run each)"
+scripts/fuzz.sh "${TOKENWELL_FUZZ_SECONDS:-30}"
+
+step "consumer of the installed package"
+rm -rf build/install-root build/consumer
+cmake --install build --prefix "$PWD/build/install-root" >/dev/null
+cmake -S tests/consumer -B build/consumer -G Ninja \
+  -DCMAKE_PREFIX_PATH="$PWD/build/install-root" >/dev/null
+cmake --build build/consumer
+cc tests/consumer/consumer.c -o build/consumer/consumer-pkgconfig \
+  $(PKG_CONFIG_PATH="$PWD/build/install-root/lib/pkgconfig" pkg-config --cflags --libs tokenwell)
+LD_LIBRARY_PATH="$PWD/build/install-root/lib" build/consumer/consumer
+LD_LIBRARY_PATH="$PWD/build/install-root/lib" build/consumer/consumer-pkgconfig
+echo "consumer: 2 passed, 0 failed"
