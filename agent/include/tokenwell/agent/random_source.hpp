@@ -1,0 +1,26 @@
+// random_source.hpp -- where unpredictable bytes come from (JWT ids today),
+// injected so tests can make them deterministic.
+//
+//   OsRandomSource random;
+//   std::array<unsigned char, 16> id;
+//   random.fill(id);
+//
+// OsRandomSource is thread-safe (getrandom(2)).
+#pragma once
+
+#include <span>
+
+namespace tw {
+
+class RandomSource {
+ public:
+  virtual ~RandomSource() = default;
+  virtual void fill(std::span<unsigned char> out) = 0;
+};
+
+class OsRandomSource final : public RandomSource {
+ public:
+  void fill(std::span<unsigned char> out) override;
+};
+
+}  // namespace tw
