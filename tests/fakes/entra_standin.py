@@ -835,17 +835,33 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
     def __init__(self, addr, kind, standin, tls=None):
         self.kind, self.standin, self.tls = kind, standin, tls
+        self.open_connections = set()
         super().__init__(addr, Handler)
 
     def finish_request(self, request, client_address):
-        if self.tls is not None:  # handshake on the connection's thread, not the accept loop
-            request.settimeout(30)
+        raw = request
+        with self.standin.lock:
+            self.open_connections.add(raw)
+        try:
+            if self.tls is not None:  # handshake on the connection's thread, not the accept loop
+                request.settimeout(30)
+                try:
+                    request = self.tls.wrap_socket(request, server_side=True)
+                except (ssl.SSLError, OSError):
+                    return
+                request.settimeout(None)
+            super().finish_request(request, client_address)
+        finally:
+            with self.standin.lock:
+                self.open_connections.discard(raw)
+
+    def drop_connections(self):
+        """Ends every open (keep-alive) connection, as a crashed server would."""
+        for sock in list(self.open_connections):
             try:
-                request = self.tls.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
-                return
-            request.settimeout(None)
-        super().finish_request(request, client_address)
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
@@ -867,6 +883,7 @@ def _set_down(self, down):
             for srv in self.servers:
                 srv.shutdown()
                 srv.server_close()
+                srv.drop_connections()
             self.servers = []
         elif not down and not self.servers:
             self.start_listeners(self.port, self.http_port)
