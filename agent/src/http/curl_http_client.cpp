@@ -192,8 +192,9 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
 
   curl_slist* headers = nullptr;
   for (const auto& h : request.headers) {
-    const std::string line = h.name + ": " + h.value;
+    std::string line = h.name + ": " + h.value;  // values may be secrets
     headers = curl_slist_append(headers, line.c_str());
+    explicit_bzero(line.data(), line.size());
   }
   if (request.method == HttpMethod::post) {
     headers = curl_slist_append(headers, "Content-Type: application/x-www-form-urlencoded");
@@ -213,6 +214,7 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
   curl_easy_setopt(easy, CURLOPT_POSTFIELDS, nullptr);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
+  for (curl_slist* h = headers; h; h = h->next) explicit_bzero(h->data, std::strlen(h->data));
   curl_slist_free_all(headers);
 
   if (t.body_too_large || rc == CURLE_FILESIZE_EXCEEDED)
