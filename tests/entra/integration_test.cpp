@@ -421,8 +421,17 @@ TEST_F(EntraIntegration, TlsIsVerifiedAgainstTheSystemBundleUnlessTold) {
   setenv("SSL_CERT_FILE", standin().ca_file().c_str(), 1);
   auto with_env = secret_source();
   auto r = with_env->fetch();
-  unsetenv("SSL_CERT_FILE");
   ok(r);
+
+  // ca_file adds to that bundle rather than replacing it: an unrelated
+  // ca_file still leaves the stand-in trusted through SSL_CERT_FILE.
+  const auto unrelated = test::make_test_certificate();
+  test::write_file(dir_ / "unrelated-ca.pem", unrelated.cert_pem);
+  http_ = std::make_unique<CurlHttpClient>(CurlHttpClientOptions{.ca_file = dir_ / "unrelated-ca.pem"});
+  auto extra = secret_source();
+  auto r2 = extra->fetch();
+  unsetenv("SSL_CERT_FILE");
+  ok(r2);
 }
 
 TEST_F(EntraIntegration, ConnectionsAreReused) {
