@@ -15,6 +15,8 @@
 //
 // Thread safety: one Client may be used by any number of threads at once;
 // only its destruction and assignment must not race with other calls.
+//
+// C++17 or later; links libtokenwell (CMake: tokenwell::cpp).
 #pragma once
 
 #include <algorithm>
@@ -40,7 +42,8 @@ class ClientError {
   int code() const noexcept { return code_; }
   // Static text from tokenwell_strerror(); never holds a secret.
   const char* message() const noexcept { return tokenwell_strerror(code_); }
-  friend bool operator==(ClientError, ClientError) = default;
+  friend bool operator==(ClientError a, ClientError b) noexcept { return a.code_ == b.code_; }
+  friend bool operator!=(ClientError a, ClientError b) noexcept { return !(a == b); }
 
  private:
   int code_;
