@@ -56,8 +56,10 @@ class DirectoryWatch {
   DirectoryWatch& operator=(const DirectoryWatch&) = delete;
 
   void wait(milliseconds limit) {
-    // A watch added only now may have missed the file: return to look again.
-    if (!watching_ && (watching_ = add())) return;
+    if (!watching_) {
+      watching_ = add();
+      if (watching_) return;  // added only now, it may have missed the file: look again
+    }
     static constexpr milliseconds kCap(1000);
     pollfd p{fd_, POLLIN, 0};
     ::poll(&p, watching_ ? 1 : 0, static_cast<int>(std::min(limit, kCap).count()));
