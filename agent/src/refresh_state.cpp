@@ -33,9 +33,9 @@ double RefreshState::uniform(double lo, double hi) {
   return lo + (hi - lo) * unit;
 }
 
-RefreshState::Step RefreshState::on_result(FetchResult<Credential> result, TimePoint now) {
+RefreshState::Step RefreshState::on_result(FetchResult<FetchedCredential> result, TimePoint now) {
   if (auto* error = std::get_if<FetchError>(&result)) return fail(std::move(*error), now);
-  Credential& fresh = std::get<Credential>(result);
+  FetchedCredential& fresh = std::get<FetchedCredential>(result);
   if (fresh.expires_at != 0 && from_unix(fresh.expires_at) <= now)
     return fail(FetchError{"the IdP returned a token that is already expired", std::nullopt, 0}, now);
   if (fresh.expires_at != 0 && fresh.expires_at <= fresh.issued_at)

@@ -138,18 +138,18 @@ class EntraIntegration : public ::testing::Test {
     return source(entra_json({{"method", "client_secret"}, {"secret_file", standin().file("client_secret")}}));
   }
 
-  Credential ok(const FetchResult<Credential>& r) {
+  FetchedCredential ok(const FetchResult<FetchedCredential>& r) {
     if (auto* e = std::get_if<FetchError>(&r)) ADD_FAILURE() << e->message;
-    return std::get<Credential>(r);
+    return std::get<FetchedCredential>(r);
   }
-  FetchError failed(const FetchResult<Credential>& r) {
+  FetchError failed(const FetchResult<FetchedCredential>& r) {
     if (!std::holds_alternative<FetchError>(r)) {
       ADD_FAILURE() << "fetch succeeded";
       return {};
     }
     return std::get<FetchError>(r);
   }
-  void expect_token(const Credential& c, const std::string& oid) {
+  void expect_token(const FetchedCredential& c, const std::string& oid) {
     EXPECT_EQ(c.username, oid);
     EXPECT_NEAR(static_cast<double>(c.expires_at), static_cast<double>(clock_.unix_seconds() + 3600), 5);
     auto claims = parse_jwt_payload(c.token.reveal());

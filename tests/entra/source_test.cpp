@@ -43,11 +43,11 @@ class SourceTest : public ::testing::Test {
     return make_entra_source(*config, context());
   }
 
-  static Credential ok(const FetchResult<Credential>& r) {
+  static FetchedCredential ok(const FetchResult<FetchedCredential>& r) {
     if (auto* e = std::get_if<FetchError>(&r)) ADD_FAILURE() << e->message;
-    return std::get<Credential>(r);
+    return std::get<FetchedCredential>(r);
   }
-  static FetchError failed(const FetchResult<Credential>& r) {
+  static FetchError failed(const FetchResult<FetchedCredential>& r) {
     EXPECT_TRUE(std::holds_alternative<FetchError>(r));
     return std::get<FetchError>(r);
   }
@@ -57,7 +57,7 @@ TEST_F(SourceTest, ClientSecretPostsTheClientCredentialsForm) {
   test::write_file(dir / "secret", "s3cr&t=value\n");
   auto source = entra({{"method", "client_secret"}, {"secret_file", (dir / "secret").string()}});
   http.respond(200, token_response(kNow));
-  const Credential c = ok(source->fetch());
+  const FetchedCredential c = ok(source->fetch());
   EXPECT_EQ(c.username, "the-oid");
   EXPECT_EQ(c.issued_at, kNow);
   EXPECT_EQ(c.expires_at, kNow + 3600);
@@ -246,7 +246,7 @@ TEST_F(SourceTest, ImdsRequest) {
                          {"resource", "https://redis.azure.com"},
                          {"token_type", "Bearer"}}
                         .dump());
-  const Credential c = ok(source->fetch());
+  const FetchedCredential c = ok(source->fetch());
   EXPECT_EQ(c.username, "mi-oid");
   EXPECT_EQ(c.expires_at, kNow + 86399);
   const auto& req = http.requests.at(0);

@@ -27,8 +27,8 @@ class FixedRandom final : public RandomSource {
 const std::int64_t kNow = 1'700'000'000;
 TimePoint at(std::int64_t unix) { return TimePoint(seconds(unix)); }
 
-Credential token(std::int64_t issued, std::int64_t lifetime) {
-  Credential c;
+FetchedCredential token(std::int64_t issued, std::int64_t lifetime) {
+  FetchedCredential c;
   c.token = Secret("t" + std::to_string(issued));
   c.username = "oid";
   c.issued_at = issued;
@@ -115,7 +115,7 @@ TEST_F(RefreshStateTest, ExpiredTokenFromIdpIsAFailureNotAPublish) {
 
 TEST_F(RefreshStateTest, NonExpiringCredentialIsNotRefreshedOnATimer) {
   RefreshState s(settings, mid);
-  Credential c = token(kNow, 0);
+  FetchedCredential c = token(kNow, 0);
   c.expires_at = 0;
   auto step = s.on_result(std::move(c), at(kNow));
   EXPECT_TRUE(step.publish);
@@ -124,7 +124,7 @@ TEST_F(RefreshStateTest, NonExpiringCredentialIsNotRefreshedOnATimer) {
 
 TEST_F(RefreshStateTest, RefreshInFromTheIdpIsHonoured) {
   RefreshState s(settings, mid);
-  Credential c = token(kNow, 86400);
+  FetchedCredential c = token(kNow, 86400);
   c.refresh_in = 3600;
   auto step = s.on_result(std::move(c), at(kNow));
   EXPECT_EQ(step.next_attempt, at(kNow + 3600));

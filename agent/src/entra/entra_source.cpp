@@ -2,7 +2,7 @@
 // any OAuth2 token endpoint) and the managed identity source.
 //
 // Every fetch() is one HTTP request and ends in one of three ways: a
-// validated Credential; a FetchError with the HTTP status and the IdP's
+// validated FetchedCredential; a FetchError with the HTTP status and the IdP's
 // OAuth2 error (plus Retry-After on 429/503); or a FetchError without status
 // for what went wrong before a response (files, TLS, timeout, size cap).
 #include "tokenwell/agent/entra_source.hpp"
@@ -121,7 +121,7 @@ FetchError fetch_error(std::string message, int status = 0) {
 }
 
 // Turns an HTTP response into a validated credential or a FetchError.
-FetchResult<Credential> finish(const HttpResponse& response, const std::string& where, const UsernameSpec& username,
+FetchResult<FetchedCredential> finish(const HttpResponse& response, const std::string& where, const UsernameSpec& username,
                                const SourceContext& ctx, const std::vector<std::string_view>& redact) {
   const std::string_view body = response.body.reveal();
   if (response.status != 200) {
@@ -156,7 +156,7 @@ class TokenEndpointSource final : public CredentialSource {
     if (const auto* cc = std::get_if<ClientCertificateAuth>(&s_.auth)) certificate_.emplace(cc->certificate_file);
   }
 
-  FetchResult<Credential> fetch() override {
+  FetchResult<FetchedCredential> fetch() override {
     Secret credential;  // the client secret or the client assertion
     if (auto r = client_credential(credential); !r) return fetch_error(r.error().message);
     const bool assertion = !std::holds_alternative<ClientSecretAuth>(s_.auth);
@@ -247,7 +247,7 @@ class ManagedIdentitySource final : public CredentialSource {
       url_ += (app_service_ ? "&mi_res_id=" : "&msi_res_id=") + percent_encode(auth.resource_id);
   }
 
-  FetchResult<Credential> fetch() override {
+  FetchResult<FetchedCredential> fetch() override {
     HttpRequest request;
     request.method = HttpMethod::get;
     request.url = url_;

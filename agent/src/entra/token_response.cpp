@@ -264,7 +264,7 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, Cl
   return std::chrono::seconds(std::clamp<std::int64_t>(*when - now_s, 0, kMaxRetryAfter));
 }
 
-Result<Credential> validate_token_response(TokenResponse response, const UsernameSpec& username,
+Result<FetchedCredential> validate_token_response(TokenResponse response, const UsernameSpec& username,
                                            std::int64_t now, TokenChecks checks) {
   auto payload = parse_jwt_payload(response.access_token.reveal());
   if (!payload) return make_error("access_token: " + payload.error().message);
@@ -285,7 +285,7 @@ Result<Credential> validate_token_response(TokenResponse response, const Usernam
     return make_error("access_token: not valid before " + std::to_string(*payload->nbf) + " (now " +
                       std::to_string(now) + ")");
 
-  Credential out;
+  FetchedCredential out;
   if (!username.value.empty()) {
     out.username = username.value;
   } else {

@@ -7,7 +7,7 @@
 //   OsRandomSource random;
 //   auto source = make_entra_source(config, {.http = http, .clock = clock, .random = random,
 //                                            .timeout = std::chrono::seconds(10)});
-//   FetchResult<Credential> r = source->fetch();   // Credential or FetchError
+//   FetchResult<FetchedCredential> r = source->fetch();   // FetchedCredential or FetchError
 //
 // Files named by the config are read by fetch(), not here: a federated token
 // file before every request, a secret or certificate file when it changed

@@ -39,10 +39,10 @@ class RefreshState {
 
   // Feeds one fetch result. A credential that is already expired or whose
   // lifetime is not positive is treated as a failure (never published).
-  Step on_result(FetchResult<Credential> result, TimePoint now);
+  Step on_result(FetchResult<FetchedCredential> result, TimePoint now);
 
   // The last good credential, if any (it may have expired since).
-  const std::optional<Credential>& current() const { return current_; }
+  const std::optional<FetchedCredential>& current() const { return current_; }
   bool has_valid(TimePoint now) const;
   unsigned consecutive_failures() const { return failures_; }
   const std::optional<FetchError>& last_error() const { return last_error_; }
@@ -54,7 +54,7 @@ class RefreshState {
 
   RefreshSettings settings_;
   RandomSource& random_;
-  std::optional<Credential> current_;
+  std::optional<FetchedCredential> current_;
   std::optional<FetchError> last_error_;
   unsigned failures_ = 0;
 };

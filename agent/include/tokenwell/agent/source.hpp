@@ -2,7 +2,7 @@
 // (file, entra, oauth2, managed identity) implements for the refresh engine.
 //
 //   class FileSource final : public CredentialSource { ... };
-//   Result<Credential> c = source.fetch();   // blocking; on a worker thread
+//   Result<FetchedCredential> c = source.fetch();   // blocking; on a worker thread
 //
 // A source does one fetch per call and never retries by itself: scheduling,
 // backoff and Retry-After belong to the refresh engine. Implementations must
@@ -20,7 +20,9 @@
 
 namespace tw {
 
-struct Credential {
+// A credential as a source fetched it (the client shim calls what it reads
+// back tw::Credential, in tokenwell.hpp).
+struct FetchedCredential {
   Secret token;                 // what goes into AUTH as the password
   std::string username;         // e.g. the token's oid claim
   std::int64_t issued_at = 0;   // unix seconds
@@ -41,7 +43,7 @@ using FetchResult = std::variant<T, FetchError>;
 class CredentialSource {
  public:
   virtual ~CredentialSource() = default;
-  virtual FetchResult<Credential> fetch() = 0;
+  virtual FetchResult<FetchedCredential> fetch() = 0;
 };
 
 }  // namespace tw

@@ -1,5 +1,5 @@
 // token_response.hpp -- reading what an OAuth2 token endpoint or a managed
-// identity endpoint answers, and turning a token into a validated Credential.
+// identity endpoint answers, and turning a token into a validated FetchedCredential.
 //
 //   auto r = parse_token_response(http_response.body.reveal());
 //   if (!r) return fail("bad token response: " + r.error().message);
@@ -77,7 +77,7 @@ struct TokenChecks {
 // is in the future and agrees with the response, nbf is not ahead, the
 // username claim exists. expires_at is the earlier of exp and the response's
 // lifetime; issued_at is `now`.
-Result<Credential> validate_token_response(TokenResponse response, const UsernameSpec& username,
+Result<FetchedCredential> validate_token_response(TokenResponse response, const UsernameSpec& username,
                                            std::int64_t now_unix, TokenChecks checks = {});
 
 }  // namespace tw
