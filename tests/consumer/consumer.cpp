@@ -1,5 +1,7 @@
-// Built with find_package(tokenwell) against the installed package.
+// Built with find_package(tokenwell) against the installed package: the C
+// ABI and the header-only C++ wrapper.
 #include <tokenwell/tokenwell.h>
+#include <tokenwell/tokenwell.hpp>
 
 #include <cstdio>
 
@@ -8,7 +10,9 @@ int main() {
   const int rc = tokenwell_open("/nonexistent-tokenwell-dir", &tw);
   if (rc != TOKENWELL_EUNAVAILABLE || tw != nullptr) return 1;
   if (tokenwell_version_number() != TOKENWELL_VERSION_NUMBER) return 1;
+  auto client = tw::Client::open("/nonexistent-tokenwell-dir");
+  if (client || client.code() != TOKENWELL_EUNAVAILABLE) return 1;
   std::printf("libtokenwell %s via find_package: %s\n", tokenwell_version(),
-              tokenwell_strerror(rc));
+              client.error().message());
   return 0;
 }
