@@ -1,0 +1,415 @@
+// http_server.cpp -- see http_server.hpp. One HttpConnection per accepted
+// socket walks through these phases, each bounded by a deadline:
+//
+//   idle ──first byte──▶ reading ──request──▶ (handler) ──▶ writing ──keep-alive──▶ idle
+//                                                 └──▶ waiting (long-poll) ──▶ writing
+//   writing ──Connection: close──▶ closed, or, when the client may still be
+//           sending (an unreadable request), lingering (drain it) ──▶ closed
+//
+// A deadline that passes closes the connection (or, while waiting, answers
+// it), so no client can hold the loop, and memory per connection is bounded
+// by the header and body limits.
+#include "http_server.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "responses.hpp"
+
+namespace tw::api {
+namespace {
+
+using boost::system::error_code;
+using namespace std::chrono_literals;
+
+// Room in a connection's read buffer beyond a maximal request, so a client
+// that pipelines a second request behind its first is not cut off.
+constexpr std::size_t kPipelineSlack = 1024;
+// After a response that closes the connection, how long to keep reading (and
+// discarding) what the client still sends, so that closing does not reset
+// the connection before the client has read that response.
+constexpr std::chrono::milliseconds kMaxLinger = 2s;
+
+std::optional<PeerCredentials> peer_credentials(asio::ip::tcp::socket&) { return std::nullopt; }
+
+std::optional<PeerCredentials> peer_credentials(asio::local::stream_protocol::socket& socket) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+    return std::nullopt;
+  return PeerCredentials{cred.pid, cred.uid, cred.gid};
+}
+
+// The status to answer a request that could not be read with, or 0 when
+// there is nobody to answer (the peer left, or a deadline closed the socket).
+unsigned unreadable_status(const error_code& ec) {
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) return 431;
+  if (ec == http::error::body_limit) return 413;
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message) return 0;
+  // Every other parser error is a request that is not HTTP as we speak it.
+  if (ec.category() == make_error_code(http::error::bad_method).category()) return 400;
+  return 0;
+}
+
+const char* unreadable_message(unsigned status) {
+  switch (status) {
+    case 431: return "request header too large";
+    case 413: return "request body too large";
+    default: return "malformed request";
+  }
+}
+
+template <typename Protocol>
+class HttpConnection final : public Connection,
+                             public std::enable_shared_from_this<HttpConnection<Protocol>> {
+ public:
+  using Socket = typename Protocol::socket;
+
+  HttpConnection(Socket socket, std::shared_ptr<ServerCore> core,
+                 std::optional<PeerCredentials> peer)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        core_(std::move(core)),
+        limits_(core_->limits()),
+        peer_(peer),
+        buffer_(limits_.max_header_bytes + limits_.max_body_bytes + kPipelineSlack) {}
+
+  void start() { wait_for_request(); }
+
+  void wake() override {
+    if (phase_ != Phase::waiting) return;
+    if (std::optional<Response> r = deferred_->ready()) finish_deferred(std::move(*r));
+  }
+
+  void stopping() override {
+    if (phase_ == Phase::idle) {
+      // A request whose first bytes already arrived is in flight: read it.
+      error_code ec;
+      if (socket_.available(ec) > 0 && !ec) return;
+      return close();
+    }
+    if (phase_ == Phase::waiting) return finish_deferred(deferred_->settle());
+    // reading, writing, lingering: they end by themselves, then close.
+  }
+
+  void close() override {
+    if (phase_ == Phase::closed) return;
+    phase_ = Phase::closed;
+    deferred_.reset();
+    disarm();
+    error_code ignored;
+    socket_.shutdown(Socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    core_->remove(this);
+  }
+
+ private:
+  enum class Phase { idle, reading, waiting, writing, lingering, closed };
+
+  std::shared_ptr<HttpConnection> self() { return this->shared_from_this(); }
+
+  // --- deadlines: one timer, re-armed per phase; a stale expiry is ignored.
+  void arm(std::chrono::milliseconds after) {
+    timer_.expires_after(after);
+    timer_.async_wait([self = self(), token = ++timer_token_](const error_code& ec) {
+      if (!ec && token == self->timer_token_) self->on_deadline();
+    });
+  }
+  void disarm() {
+    ++timer_token_;
+    timer_.cancel();
+  }
+  void on_deadline() {
+    if (phase_ == Phase::waiting) return finish_deferred(deferred_->settle());
+    close();  // idle too long, too slow to send a request or to read an answer
+  }
+
+  // --- idle: a request starts with its first byte, under the idle timeout;
+  // from then on the header timeout runs.
+  void wait_for_request() {
+    if (core_->stopping()) return close();
+    if (buffer_.size() > 0) return read_request();  // pipelined behind the last one
+    phase_ = Phase::idle;
+    arm(limits_.idle_timeout);
+    socket_.async_wait(Socket::wait_read, [self = self()](const error_code& ec) {
+      if (self->phase_ != Phase::idle) return;
+      if (ec) return self->close();
+      self->read_request();
+    });
+  }
+
+  void read_request() {
+    phase_ = Phase::reading;
+    arm(limits_.header_timeout);
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
+    parser_->body_limit(limits_.max_body_bytes);
+    http::async_read(socket_, buffer_, *parser_,
+                     [self = self()](const error_code& ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(const error_code& ec) {
+    if (phase_ != Phase::reading) return;
+    if (ec) {
+      const unsigned status = unreadable_status(ec);
+      if (status == 0) return close();
+      if (RequestHandler* handler = core_->handler()) handler->answered_unreadable(status);
+      keep_alive_ = false;
+      unread_input_ = true;  // the rest of what could not be read may still come
+      version_ = 11;
+      return send(json_error(static_cast<http::status>(status), unreadable_message(status)));
+    }
+    dispatch();
+  }
+
+  void dispatch() {
+    disarm();
+    RequestHandler* handler = core_->handler();
+    if (handler == nullptr) return close();
+    const Request& request = parser_->get();
+    keep_alive_ = request.keep_alive();
+    version_ = request.version();
+    Outcome outcome = handler->handle(request, peer_);
+    if (Response* response = std::get_if<Response>(&outcome)) return send(std::move(*response));
+    deferred_ = std::move(std::get<Deferred>(outcome));
+    if (core_->stopping()) return finish_deferred(deferred_->settle());
+    phase_ = Phase::waiting;
+    arm(deferred_->wait);
+    watch_for_hangup();
+  }
+
+  // --- waiting: a long-poll holds the connection; a client that gives up
+  // (closes) must not keep it until the wait runs out.
+  void watch_for_hangup() {
+    socket_.async_wait(Socket::wait_read, [self = self()](const error_code& ec) {
+      if (self->phase_ != Phase::waiting || ec) return;
+      char byte;
+      const ssize_t n =
+          ::recv(self->socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0) return self->close();  // orderly hang-up
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+          return self->watch_for_hangup();
+        return self->close();  // reset
+      }
+      // A pipelined request: it is read once this one is answered.
+    });
+  }
+
+  void finish_deferred(Response response) {
+    deferred_.reset();
+    error_code ignored;
+    socket_.cancel(ignored);  // ends watch_for_hangup()
+    send(std::move(response));
+  }
+
+  // --- writing
+  void send(Response response) {
+    phase_ = Phase::writing;
+    close_after_ = !keep_alive_ || !response.keep_alive() || core_->stopping();
+    response_ = std::move(response);
+    response_.version(version_);
+    response_.keep_alive(!close_after_);
+    response_.prepare_payload();
+    arm(limits_.write_timeout);
+    http::async_write(socket_, response_,
+                      [self = self()](const error_code& ec, std::size_t) { self->on_write(ec); });
+  }
+
+  void on_write(const error_code& ec) {
+    if (phase_ != Phase::writing) return;
+    wipe_body(response_);
+    response_ = {};
+    parser_.reset();
+    if (ec) return close();
+    if (close_after_) return unread_input_ || input_pending() ? linger() : close();
+    wait_for_request();
+  }
+
+  bool input_pending() {
+    error_code ec;
+    return socket_.available(ec) > 0 || ec;
+  }
+
+  // --- lingering: half-close, then drain until the client closes too, so
+  // that closing with unread input does not reset the connection before the
+  // client has read the answer (a request read in full needs none of this).
+  void linger() {
+    phase_ = Phase::lingering;
+    error_code ignored;
+    socket_.shutdown(Socket::shutdown_send, ignored);
+    arm(std::min(limits_.header_timeout, kMaxLinger));
+    if (!discard_) discard_ = std::make_unique<char[]>(kDiscardSize);
+    drain();
+  }
+
+  void drain() {
+    socket_.async_read_some(asio::buffer(discard_.get(), kDiscardSize),
+                            [self = self()](const error_code& ec, std::size_t) {
+                              if (self->phase_ != Phase::lingering) return;
+                              if (ec) return self->close();
+                              self->drain();
+                            });
+  }
+
+  static constexpr std::size_t kDiscardSize = 1024;
+
+  Socket socket_;
+  asio::steady_timer timer_;
+  std::uint64_t timer_token_ = 0;
+  std::shared_ptr<ServerCore> core_;
+  const HttpLimits& limits_;
+  const std::optional<PeerCredentials> peer_;
+  Phase phase_ = Phase::idle;
+
+  boost::beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<Deferred> deferred_;
+  Response response_;  // alive while it is written
+  bool keep_alive_ = true;
+  bool close_after_ = false;
+  bool unread_input_ = false;
+  unsigned version_ = 11;
+  std::unique_ptr<char[]> discard_;
+};
+
+}  // namespace
+
+// --- ServerCore
+
+ServerCore::ServerCore(asio::any_io_executor executor, HttpLimits limits, RequestHandler& handler)
+    : executor_(executor), limits_(limits), handler_(&handler), grace_(executor) {}
+
+std::vector<std::shared_ptr<Connection>> ServerCore::live_connections() const {
+  std::vector<std::shared_ptr<Connection>> live;
+  live.reserve(connections_.size());
+  for (const auto& [raw, weak] : connections_)
+    if (auto c = weak.lock()) live.push_back(std::move(c));
+  return live;
+}
+
+void ServerCore::wake_all() {
+  // A copy: a woken connection may finish and leave the map meanwhile.
+  for (const auto& c : live_connections()) c->wake();
+}
+
+void ServerCore::stop(std::function<void()> on_stopped) {
+  if (handler_ == nullptr) return;  // detached: its owner is gone
+  if (on_stopped) on_stopped_.push_back(std::move(on_stopped));
+  if (!stopping_) {
+    stopping_ = true;
+    close_acceptor();
+    grace_.expires_after(limits_.stop_grace);
+    grace_.async_wait([self = shared_from_this()](const error_code& ec) {
+      if (ec) return;
+      for (const auto& c : self->live_connections()) c->close();
+    });
+    for (const auto& c : live_connections()) c->stopping();
+  }
+  finish_stop_if_done();
+}
+
+void ServerCore::detach() {
+  handler_ = nullptr;
+  on_stopped_.clear();  // their owner is going away
+  stopping_ = true;
+  close_acceptor();
+  grace_.cancel();
+  for (const auto& c : live_connections()) c->close();
+}
+
+void ServerCore::add(const std::shared_ptr<Connection>& connection) {
+  connections_.emplace(connection.get(), connection);
+  if (handler_ != nullptr) handler_->connections_changed(connections_.size());
+}
+
+void ServerCore::remove(Connection* connection) {
+  if (connections_.erase(connection) == 0) return;
+  if (handler_ != nullptr) handler_->connections_changed(connections_.size());
+  finish_stop_if_done();
+}
+
+void ServerCore::finish_stop_if_done() {
+  if (!stopping_ || !connections_.empty() || on_stopped_.empty()) return;
+  grace_.cancel();
+  for (auto& callback : on_stopped_) asio::post(executor_, std::move(callback));
+  on_stopped_.clear();
+}
+
+// --- HttpServer
+
+template <typename Protocol>
+HttpServer<Protocol>::HttpServer(typename Protocol::acceptor acceptor, HttpLimits limits,
+                                 RequestHandler& handler)
+    : ServerCore(acceptor.get_executor(), limits, handler),
+      acceptor_(std::move(acceptor)),
+      retry_(acceptor_.get_executor()) {}
+
+template <typename Protocol>
+void HttpServer<Protocol>::start() {
+  accept();
+}
+
+template <typename Protocol>
+void HttpServer<Protocol>::accept() {
+  auto self = std::static_pointer_cast<HttpServer>(shared_from_this());
+  acceptor_.async_accept([self](const error_code& ec, typename Protocol::socket socket) {
+    self->on_accept(ec, std::move(socket));
+  });
+}
+
+template <typename Protocol>
+void HttpServer<Protocol>::on_accept(const error_code& ec, typename Protocol::socket socket) {
+  if (stopping() || !acceptor_.is_open()) return;
+  if (ec) {
+    if (ec == asio::error::operation_aborted) return;
+    // Out of file descriptors (or memory): retrying at once would spin the
+    // loop, so pause; the connections being served free descriptors.
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_accept_warning_ >= 10s) {
+      last_accept_warning_ = now;
+      spdlog::warn("http listener: accept failed ({}); retrying in 100 ms", ec.message());
+    }
+    retry_.expires_after(100ms);
+    auto self = std::static_pointer_cast<HttpServer>(shared_from_this());
+    retry_.async_wait([self](const error_code& wait_ec) {
+      if (!wait_ec && !self->stopping()) self->accept();
+    });
+    return;
+  }
+  if (open_connections() >= limits().max_connections) {
+    if (RequestHandler* h = handler()) h->connection_refused();  // counted before the client sees it
+    error_code ignored;
+    socket.close(ignored);
+  } else {
+    const std::optional<PeerCredentials> peer = peer_credentials(socket);
+    auto connection =
+        std::make_shared<HttpConnection<Protocol>>(std::move(socket), shared_from_this(), peer);
+    add(connection);
+    connection->start();
+  }
+  accept();
+}
+
+template <typename Protocol>
+void HttpServer<Protocol>::close_acceptor() {
+  error_code ignored;
+  acceptor_.close(ignored);
+  retry_.cancel();
+}
+
+template class HttpServer<asio::ip::tcp>;
+template class HttpServer<asio::local::stream_protocol>;
+
+}  // namespace tw::api
