@@ -1,6 +1,8 @@
 // entra_config.cpp -- parsing and checking the entra / oauth2 source config.
 #include "tokenwell/agent/entra_config.hpp"
 
+#include "tokenwell/agent/json_object.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,58 +16,7 @@ using nlohmann::json;
 
 constexpr std::string_view kDefaultSuffix = "/.default";
 
-// Builds "path.key" error messages and checks types.
-class Object {
- public:
-  Object(const json& j, std::string path) : j_(j), path_(std::move(path)) {}
-
-  const std::string& path() const { return path_; }
-  std::string at(std::string_view key) const { return path_ + "." + std::string(key); }
-  Error error(std::string_view key, std::string_view what) const { return make_error(at(key) + ": " + std::string(what)); }
-
-  Result<void> only(std::initializer_list<std::string_view> allowed) const {
-    for (const auto& [key, value] : j_.items()) {
-      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-      std::string list;
-      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      return error(key, "unknown key (expected one of: " + list + ")");
-    }
-    return {};
-  }
-
-  bool has(std::string_view key) const { return j_.contains(key); }
-  const json* find(std::string_view key) const {
-    const auto it = j_.find(key);
-    return it == j_.end() ? nullptr : &*it;
-  }
-
-  // A non-empty string, or nullopt when absent.
-  Result<std::optional<std::string>> string(std::string_view key) const {
-    const json* v = find(key);
-    if (!v) return std::optional<std::string>{};
-    if (!v->is_string()) return error(key, std::string("expected a string, got ") + v->type_name());
-    const auto& s = v->get_ref<const std::string&>();
-    if (s.empty()) return error(key, "must not be empty");
-    return std::optional<std::string>{s};
-  }
-
-  Result<std::optional<bool>> boolean(std::string_view key) const {
-    const json* v = find(key);
-    if (!v) return std::optional<bool>{};
-    if (!v->is_boolean()) return error(key, std::string("expected true or false, got ") + v->type_name());
-    return std::optional<bool>{v->get<bool>()};
-  }
-
- private:
-  const json& j_;
-  std::string path_;
-};
-
-// TW_TRY(x, expr): x = *expr, or return its error (Result has no monadic helpers).
-#define TW_TRY(var, expr)                 \
-  auto var##_result = (expr);             \
-  if (!var##_result) return var##_result.error(); \
-  auto var = std::move(*var##_result)
+using Object = JsonObject;
 
 std::optional<std::string> env_value(const Environment& env, std::string_view name) {
   auto v = env(name);
