@@ -62,6 +62,16 @@ unsigned unreadable_status(const error_code& ec) {
   return 0;
 }
 
+// What a request gets when its handler threw: the loop, and every other
+// connection, must go on. The exception's text is not logged: it may quote
+// data the handler was working on.
+Response internal_error() {
+  spdlog::error("http listener: a request handler threw; answered 500");
+  Response r = json_error(http::status::internal_server_error, "internal error");
+  r.keep_alive(false);
+  return r;
+}
+
 const char* unreadable_message(unsigned status) {
   switch (status) {
     case 431: return "request header too large";
@@ -89,7 +99,13 @@ class HttpConnection final : public Connection,
 
   void wake() override {
     if (phase_ != Phase::waiting) return;
-    if (std::optional<Response> r = deferred_->ready()) finish_deferred(std::move(*r));
+    std::optional<Response> r;
+    try {
+      r = deferred_->ready();
+    } catch (...) {
+      r = internal_error();
+    }
+    if (r) finish_deferred(std::move(*r));
   }
 
   void stopping() override {
@@ -99,7 +115,7 @@ class HttpConnection final : public Connection,
       if (socket_.available(ec) > 0 && !ec) return;
       return close();
     }
-    if (phase_ == Phase::waiting) return finish_deferred(deferred_->settle());
+    if (phase_ == Phase::waiting) return settle_deferred();
     // reading, writing, lingering: they end by themselves, then close.
   }
 
@@ -131,7 +147,7 @@ class HttpConnection final : public Connection,
     timer_.cancel();
   }
   void on_deadline() {
-    if (phase_ == Phase::waiting) return finish_deferred(deferred_->settle());
+    if (phase_ == Phase::waiting) return settle_deferred();
     close();  // idle too long, too slow to send a request or to read an answer
   }
 
@@ -180,10 +196,15 @@ class HttpConnection final : public Connection,
     const Request& request = parser_->get();
     keep_alive_ = request.keep_alive();
     version_ = request.version();
-    Outcome outcome = handler->handle(request, peer_);
+    Outcome outcome;
+    try {
+      outcome = handler->handle(request, peer_);
+    } catch (...) {
+      outcome = internal_error();
+    }
     if (Response* response = std::get_if<Response>(&outcome)) return send(std::move(*response));
     deferred_ = std::move(std::get<Deferred>(outcome));
-    if (core_->stopping()) return finish_deferred(deferred_->settle());
+    if (core_->stopping()) return settle_deferred();
     phase_ = Phase::waiting;
     arm(deferred_->wait);
     watch_for_hangup();
@@ -205,6 +226,16 @@ class HttpConnection final : public Connection,
       }
       // A pipelined request: it is read once this one is answered.
     });
+  }
+
+  void settle_deferred() {
+    Response r;
+    try {
+      r = deferred_->settle();
+    } catch (...) {
+      r = internal_error();
+    }
+    finish_deferred(std::move(r));
   }
 
   void finish_deferred(Response response) {
