@@ -10,7 +10,7 @@ packages=(
   libspdlog-dev libboost-dev libgtest-dev libgmock-dev libbenchmark-dev
   libhiredis-dev
   # tests and demo: real servers, tracing, the stand-ins' crypto
-  redis-server redis-tools strace openssl ca-certificates procps
+  redis-server redis-tools strace openssl ca-certificates procps prometheus
   python3 python3-cryptography python3-jwt python3-redis
 )
 

@@ -1,0 +1,215 @@
+// What hostile, broken or slow clients get: 431/413/400 for requests that
+// cannot be read, deadlines for clients that never finish (slowloris) or
+// never start, a cap on connections -- and through all of it, a normal
+// client keeps getting its answers.
+#include <atomic>
+#include <thread>
+
+#include "api_test_support.hpp"
+
+namespace tw::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+class LimitsTest : public SocketApiTest {
+ protected:
+  void SetUp() override { backend.publish("redis", "token-1"); }
+
+  // Answers a GET of the credential; fails the test otherwise.
+  void expect_served() {
+    auto r = get("/v1/credentials/redis");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->result_int(), 200);
+  }
+};
+
+// A client that sends a request's headers one byte at a time and never ends
+// them. Returns how long the server let it go on, or nullopt if it was never
+// cut off within `give_up`.
+std::optional<milliseconds> slowloris(const std::filesystem::path& socket, milliseconds give_up) {
+  TestClient c = TestClient::unix_socket(socket);
+  if (!c.connected()) return std::nullopt;
+  const std::string prefix = "GET /v1/credentials/redis HTTP/1.1\r\nX-Slow: ";
+  const auto start = Clock::now();
+  for (std::size_t i = 0; Clock::now() - start < give_up; ++i) {
+    const char byte = i < prefix.size() ? prefix[i] : 'a';
+    if (!c.send(std::string_view(&byte, 1))) return duration_cast<milliseconds>(Clock::now() - start);
+    // The pace of the drip is a wait for the server to hang up.
+    if (c.wait_closed(50ms)) return duration_cast<milliseconds>(Clock::now() - start);
+  }
+  return std::nullopt;
+}
+
+TEST_F(LimitsTest, OversizedHeadersAre431) {
+  open(options());
+  TestClient c = connect();
+  auto r = c.request("GET", "/v1/credentials/redis", 5s, "X-Big: " + std::string(9000, 'a'));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 431);
+  EXPECT_FALSE(r->keep_alive());
+  EXPECT_TRUE(c.wait_closed(5s));
+  // The target alone can be too long, too.
+  auto long_target = get("/v1/credentials/" + std::string(10'000, 'r'));
+  ASSERT_TRUE(long_target);
+  EXPECT_EQ(long_target->result_int(), 431);
+  EXPECT_EQ(metric(R"(tokenwell_socket_requests_total{code="431",path="other"})"), 2);
+  expect_served();
+}
+
+TEST_F(LimitsTest, OversizedBodyIs413) {
+  open(options());
+  TestClient c = connect();
+  ASSERT_TRUE(c.send("POST /v1/keysets/k/refresh HTTP/1.1\r\nContent-Length: 2048\r\n\r\n" +
+                     std::string(2048, 'b')));
+  auto r = c.read_reply();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 413);
+  expect_served();
+}
+
+TEST_F(LimitsTest, MalformedRequestsAre400AndNothingBreaks) {
+  open(options());
+  const std::string garbage[] = {
+      "GARBAGE\r\n\r\n",
+      "GET /healthz HTTP/9.9\r\n\r\n",
+      "GET /healthz HTTP/1.1\r\nno colon here\r\n\r\n",
+      "GET /healthz HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+      "GET /healthz HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+      "GET /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+      std::string("\x00\x01\x02\xff\r\n\r\n", 8),
+      "GET\r\n\r\n",
+  };
+  for (const std::string& request : garbage) {
+    TestClient c = connect();
+    ASSERT_TRUE(c.send(request));
+    auto r = c.read_reply();
+    ASSERT_TRUE(r) << request;
+    EXPECT_EQ(r->result_int(), 400) << request;
+    EXPECT_TRUE(c.wait_closed(5s)) << request;
+  }
+  expect_served();
+}
+
+TEST_F(LimitsTest, SlowlorisIsCutOffAtTheHeaderTimeoutWhileOthersAreServed) {
+  SocketApiOptions o = options();
+  o.limits.header_timeout = 1s;
+  open(o);
+  std::optional<milliseconds> lasted;
+  std::atomic<bool> done{false};
+  std::thread slow([&] {
+    lasted = slowloris(socket_path(), 10s);
+    done = true;
+  });
+  unsigned served = 0;
+  Clock::duration slowest{};
+  while (!done) {
+    const auto start = Clock::now();
+    expect_served();
+    slowest = std::max(slowest, Clock::now() - start);
+    ++served;
+  }
+  slow.join();
+  ASSERT_TRUE(lasted) << "the slow client was never disconnected";
+  EXPECT_GE(*lasted, 950ms);
+  EXPECT_LT(*lasted, 3s);
+  EXPECT_GT(served, 10u);
+  EXPECT_LT(slowest, 500ms);  // milliseconds in practice; never a header timeout
+  std::printf("slowloris cut off after %lld ms; meanwhile %u requests served, slowest %lld ms\n",
+              static_cast<long long>(lasted->count()), served,
+              static_cast<long long>(duration_cast<milliseconds>(slowest).count()));
+}
+
+TEST_F(LimitsTest, IdleConnectionsAreClosedAfterTheIdleTimeout) {
+  SocketApiOptions o = options();
+  o.limits.idle_timeout = 1s;
+  open(o);
+  TestClient never_asks = connect();
+  TestClient asked_once = connect();
+  const auto start = Clock::now();
+  ASSERT_TRUE(asked_once.request("GET", "/healthz"));
+  EXPECT_TRUE(never_asks.wait_closed(5s));
+  EXPECT_TRUE(asked_once.wait_closed(5s));
+  const auto took = Clock::now() - start;
+  EXPECT_GE(took, 950ms);
+  EXPECT_LT(took, 3s);
+}
+
+TEST_F(LimitsTest, ConnectionsBeyondTheMaximumAreClosedAtOnce) {
+  SocketApiOptions o = options();
+  o.limits.max_connections = 8;
+  open(o);
+  std::vector<TestClient> clients;
+  for (int i = 0; i < 8; ++i) {
+    clients.push_back(connect());
+    ASSERT_TRUE(clients.back().request("GET", "/healthz")) << i;  // accepted and served
+  }
+  TestClient ninth = connect();
+  ASSERT_TRUE(ninth.connected());  // the kernel's backlog took it...
+  EXPECT_TRUE(ninth.wait_closed(2s));  // ...the server closed it at once
+  EXPECT_EQ(metric("tokenwell_socket_connections_refused_total"), 1);
+  EXPECT_EQ(metric("tokenwell_socket_connections"), 8);
+
+  clients.front().close();  // a slot frees up
+  ASSERT_TRUE(eventually([&] { return metric("tokenwell_socket_connections") == 7; }));
+  auto r = get("/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 200);
+  // The others were never disturbed.
+  EXPECT_EQ(clients.back().request("GET", "/healthz")->result_int(), 200);
+}
+
+TEST_F(LimitsTest, AThousandIdleConnectionsAndSlowlorisClientsDoNotStallAReader) {
+  constexpr int kIdle = 1000;
+  constexpr int kSlow = 4;
+  ASSERT_TRUE(ensure_open_files(2 * kIdle + 256)) << "cannot raise RLIMIT_NOFILE";
+  SocketApiOptions o = options();
+  o.limits.header_timeout = 1s;
+  o.limits.idle_timeout = 60s;
+  open(o);
+
+  std::vector<TestClient> idle;
+  for (int i = 0; i < kIdle; ++i) {
+    idle.push_back(connect());
+    ASSERT_TRUE(idle.back().connected()) << i;
+  }
+  ASSERT_TRUE(eventually([&] { return metric("tokenwell_socket_connections") == kIdle; }, 10s));
+
+  std::atomic<int> slow_done{0};
+  std::vector<std::optional<milliseconds>> lasted(kSlow);
+  std::vector<std::thread> slow;
+  for (int i = 0; i < kSlow; ++i)
+    slow.emplace_back([&, i] {
+      lasted[i] = slowloris(socket_path(), 10s);
+      ++slow_done;
+    });
+
+  unsigned served = 0;
+  Clock::duration slowest{};
+  TestClient reader = connect();
+  while (slow_done < kSlow) {
+    const auto start = Clock::now();
+    auto r = reader.request("GET", "/v1/credentials/redis");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->result_int(), 200);
+    slowest = std::max(slowest, Clock::now() - start);
+    ++served;
+  }
+  for (std::thread& t : slow) t.join();
+  for (const auto& l : lasted) {
+    ASSERT_TRUE(l) << "a slow client was never disconnected";
+    EXPECT_LT(*l, 3s);
+  }
+  EXPECT_GT(served, 10u);
+  EXPECT_LT(slowest, 500ms);  // milliseconds in practice; never a header timeout
+  // The idle ones are all still there (their timeout is the idle one).
+  EXPECT_EQ(metric("tokenwell_socket_connections"), kIdle + 1);
+  std::printf("%d idle + %d slowloris connections: %u requests served meanwhile, slowest %lld ms\n",
+              kIdle, kSlow, served,
+              static_cast<long long>(duration_cast<milliseconds>(slowest).count()));
+}
+
+}  // namespace
+}  // namespace tw::testing
