@@ -323,6 +323,25 @@ std::optional<double> metric_value(const std::string& scrape, std::string_view s
   return std::nullopt;
 }
 
+ApiLog LogCapture::sink() {
+  return [this](ApiLogLevel level, std::string_view message, std::span<const ApiLogField> fields) {
+    std::string line = level == ApiLogLevel::warn ? "warn " : "error ";
+    line += message;
+    for (const ApiLogField& f : fields) {
+      line.append(" ").append(f.key).append("=");
+      if (const auto* n = std::get_if<std::int64_t>(&f.value)) line += std::to_string(*n);
+      else line += std::get<std::string_view>(f.value);
+    }
+    std::lock_guard lock(mutex_);
+    text_ += line + "\n";
+  };
+}
+
+std::string LogCapture::text() const {
+  std::lock_guard lock(mutex_);
+  return text_;
+}
+
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (!condition()) {
@@ -345,9 +364,10 @@ bool ensure_open_files(std::size_t needed) {
 
 // --- SocketApiTest
 
-SocketApiOptions SocketApiTest::options() const {
+SocketApiOptions SocketApiTest::options() {
   SocketApiOptions o;
   o.path = socket_path();
+  o.log = log.sink();
   return o;
 }
 

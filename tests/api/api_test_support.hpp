@@ -31,6 +31,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tokenwell/agent/api/api_log.hpp"
 #include "tokenwell/agent/api/backend.hpp"
 #include "tokenwell/agent/api/metrics.hpp"
 #include "tokenwell/agent/api/socket_api.hpp"
@@ -182,6 +183,17 @@ class TempDir {
 // in alphabetical order as prometheus-cpp writes them), if present.
 std::optional<double> metric_value(const std::string& scrape, std::string_view series);
 
+// Collects ApiLog lines ("warn MESSAGE key=value ...") for a test to read.
+class LogCapture {
+ public:
+  ApiLog sink();
+  std::string text() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::string text_;
+};
+
 // Polls `condition` until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 5s);
 
@@ -193,8 +205,8 @@ bool ensure_open_files(std::size_t needed);
 // A SocketApi on `dir/agent.sock` over a FakeBackend, its loop on a thread.
 class SocketApiTest : public ::testing::Test {
  protected:
-  // Options with the test's socket path; tests change the rest.
-  SocketApiOptions options() const;
+  // Options with the test's socket path and log; tests change the rest.
+  SocketApiOptions options();
   // (Re)opens the API; fails the test if it cannot.
   void open(SocketApiOptions options);
   void TearDown() override;
@@ -213,6 +225,7 @@ class SocketApiTest : public ::testing::Test {
   FakeBackend backend;
   SimulatedClock clock{Clock::time_point(std::chrono::seconds(1'700'000'000))};
   Metrics metrics{"test", clock};
+  LogCapture log;
   std::unique_ptr<SocketApi> api;
 };
 

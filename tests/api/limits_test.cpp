@@ -151,6 +151,10 @@ TEST_F(LimitsTest, ConnectionsBeyondTheMaximumAreClosedAtOnce) {
   EXPECT_TRUE(ninth.wait_closed(2s));  // ...the server closed it at once
   EXPECT_EQ(metric("tokenwell_socket_connections_refused_total"), 1);
   EXPECT_EQ(metric("tokenwell_socket_connections"), 8);
+  EXPECT_NE(log.text().find("warn max_connections reached; new connections are closed at once "
+                            "listener=socket API max_connections=8 suppressed=0"),
+            std::string::npos)
+      << log.text();
 
   clients.front().close();  // a slot frees up
   ASSERT_TRUE(eventually([&] { return metric("tokenwell_socket_connections") == 7; }));

@@ -120,7 +120,8 @@ Result<std::unique_ptr<HealthListener>> HealthListener::open(boost::asio::io_con
   auto impl = std::make_unique<Impl>(backend, metrics);
   impl->io = &io;
   impl->port = acceptor.local_endpoint(ec).port();
-  impl->server = std::make_shared<TcpServer>(std::move(acceptor), options.limits, impl->handler);
+  impl->server = std::make_shared<TcpServer>(std::move(acceptor), options.limits, impl->handler,
+                                             "health listener", options.log);
   impl->server->start();
   return std::unique_ptr<HealthListener>(new HealthListener(std::move(impl)));
 }

@@ -23,7 +23,6 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include "responses.hpp"
 
@@ -62,15 +61,6 @@ unsigned unreadable_status(const error_code& ec) {
   return 0;
 }
 
-// What a request gets when its handler threw: the loop, and every other
-// connection, must go on. The exception's text is not logged: it may quote
-// data the handler was working on.
-Response internal_error() {
-  spdlog::error("http listener: a request handler threw; answered 500");
-  Response r = json_error(http::status::internal_server_error, "internal error");
-  r.keep_alive(false);
-  return r;
-}
 
 const char* unreadable_message(unsigned status) {
   switch (status) {
@@ -134,6 +124,16 @@ class HttpConnection final : public Connection,
   enum class Phase { idle, reading, waiting, writing, lingering, closed };
 
   std::shared_ptr<HttpConnection> self() { return this->shared_from_this(); }
+
+  // What a request gets when its handler threw: the loop, and every other
+  // connection, must go on. The exception's text is not logged: it may quote
+  // data the handler was working on.
+  Response internal_error() {
+    core_->log(ApiLogLevel::error, "a request handler threw; answered 500");
+    Response r = json_error(http::status::internal_server_error, "internal error");
+    r.keep_alive(false);
+    return r;
+  }
 
   // --- deadlines: one timer, re-armed per phase; a stale expiry is ignored.
   void arm(std::chrono::milliseconds after) {
@@ -319,8 +319,25 @@ class HttpConnection final : public Connection,
 
 // --- ServerCore
 
-ServerCore::ServerCore(asio::any_io_executor executor, HttpLimits limits, RequestHandler& handler)
-    : executor_(executor), limits_(limits), handler_(&handler), grace_(executor) {}
+ServerCore::ServerCore(asio::any_io_executor executor, HttpLimits limits, RequestHandler& handler,
+                       std::string_view name, ApiLog log)
+    : executor_(executor),
+      limits_(limits),
+      handler_(&handler),
+      name_(name),
+      log_(log ? std::move(log) : ApiLog(log_api_to_stderr)),
+      grace_(executor) {}
+
+void ServerCore::log(ApiLogLevel level, std::string_view message,
+                     std::vector<ApiLogField> fields) const {
+  log_line(log_, name_, level, message, std::move(fields));
+}
+
+void log_line(const ApiLog& log, std::string_view listener, ApiLogLevel level,
+              std::string_view message, std::vector<ApiLogField> fields) {
+  fields.insert(fields.begin(), {"listener", listener});
+  log(level, message, fields);
+}
 
 std::vector<std::shared_ptr<Connection>> ServerCore::live_connections() const {
   std::vector<std::shared_ptr<Connection>> live;
@@ -382,8 +399,8 @@ void ServerCore::finish_stop_if_done() {
 
 template <typename Protocol>
 HttpServer<Protocol>::HttpServer(typename Protocol::acceptor acceptor, HttpLimits limits,
-                                 RequestHandler& handler)
-    : ServerCore(acceptor.get_executor(), limits, handler),
+                                 RequestHandler& handler, std::string_view name, ApiLog log)
+    : ServerCore(acceptor.get_executor(), limits, handler, name, std::move(log)),
       acceptor_(std::move(acceptor)),
       retry_(acceptor_.get_executor()) {}
 
@@ -407,10 +424,10 @@ void HttpServer<Protocol>::on_accept(const error_code& ec, typename Protocol::so
     if (ec == asio::error::operation_aborted) return;
     // Out of file descriptors (or memory): retrying at once would spin the
     // loop, so pause; the connections being served free descriptors.
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_accept_warning_ >= 10s) {
-      last_accept_warning_ = now;
-      spdlog::warn("http listener: accept failed ({}); retrying in 100 ms", ec.message());
+    if (std::uint64_t skipped = 0; accept_failures_.allow(skipped)) {
+      const std::string error = ec.message();
+      log(ApiLogLevel::warn, "accept failed; retrying in 100 ms",
+          {{"error", std::string_view(error)}, {"suppressed", static_cast<std::int64_t>(skipped)}});
     }
     retry_.expires_after(100ms);
     auto self = std::static_pointer_cast<HttpServer>(shared_from_this());

@@ -19,6 +19,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -30,6 +32,8 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "tokenwell/agent/api/api_log.hpp"
+#include "log_throttle.hpp"
 #include "tokenwell/agent/api/http_limits.hpp"
 
 namespace tw::api {
@@ -73,6 +77,10 @@ class RequestHandler {
   virtual void connection_refused() {}
 };
 
+// One log line about `listener` (its name comes first among the fields).
+void log_line(const ApiLog& log, std::string_view listener, ApiLogLevel level,
+              std::string_view message, std::vector<ApiLogField> fields = {});
+
 // What the server needs from one of its connections.
 class Connection {
  public:
@@ -86,7 +94,9 @@ class Connection {
 // shared_ptr, so it outlives whichever of them completes last.
 class ServerCore : public std::enable_shared_from_this<ServerCore> {
  public:
-  ServerCore(asio::any_io_executor executor, HttpLimits limits, RequestHandler& handler);
+  // `name` says which listener a log line is about ("socket API").
+  ServerCore(asio::any_io_executor executor, HttpLimits limits, RequestHandler& handler,
+             std::string_view name, ApiLog log);
   virtual ~ServerCore() = default;
   ServerCore(const ServerCore&) = delete;
   ServerCore& operator=(const ServerCore&) = delete;
@@ -96,6 +106,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   RequestHandler* handler() const { return handler_; }
   bool stopping() const { return stopping_; }
   std::size_t open_connections() const { return connections_.size(); }
+  // A log line naming this listener.
+  void log(ApiLogLevel level, std::string_view message, std::vector<ApiLogField> fields = {}) const;
 
   // Every deferred answer looks again (after a publish).
   void wake_all();
@@ -121,6 +133,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   asio::any_io_executor executor_;
   HttpLimits limits_;
   RequestHandler* handler_;
+  std::string name_;
+  ApiLog log_;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
   bool stopping_ = false;
   std::vector<std::function<void()>> on_stopped_;
@@ -132,7 +146,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
 template <typename Protocol>
 class HttpServer final : public ServerCore {
  public:
-  HttpServer(typename Protocol::acceptor acceptor, HttpLimits limits, RequestHandler& handler);
+  HttpServer(typename Protocol::acceptor acceptor, HttpLimits limits, RequestHandler& handler,
+             std::string_view name, ApiLog log);
   void start();
 
  private:
@@ -142,7 +157,7 @@ class HttpServer final : public ServerCore {
 
   typename Protocol::acceptor acceptor_;
   asio::steady_timer retry_;  // after accept() fails, e.g. out of file descriptors
-  std::chrono::steady_clock::time_point last_accept_warning_{};
+  LogThrottle accept_failures_{std::chrono::seconds(10)};
 };
 
 extern template class HttpServer<asio::ip::tcp>;

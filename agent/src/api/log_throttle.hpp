@@ -3,7 +3,7 @@
 // process cannot flood the agent's log; the metric still counts every one.
 //
 //   if (std::uint64_t skipped; throttle.allow(skipped))
-//     spdlog::warn("... ({} more since the last warning)", skipped);
+//     log(ApiLogLevel::warn, "...", {{"suppressed", std::int64_t(skipped)}});
 //
 // Not thread-safe: one per listener, on the loop's thread.
 #pragma once

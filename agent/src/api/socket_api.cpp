@@ -16,7 +16,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <spdlog/spdlog.h>
 
 #include "http_server.hpp"
 #include "log_throttle.hpp"
@@ -33,6 +32,8 @@ using api::PeerCredentials;
 using api::Request;
 using api::Response;
 using UnixServer = api::HttpServer<boost::asio::local::stream_protocol>;
+
+constexpr std::string_view kListener = "socket API";
 
 std::string errno_text(int err) { return strerror(err); }
 
@@ -54,8 +55,12 @@ bool socket_in_use(const std::string& path) {
 class SocketHandler final : public api::RequestHandler {
  public:
   SocketHandler(ApiBackend& backend, Metrics& metrics, SocketAllowList allow,
-                api::LongPollLimits long_poll)
-      : metrics_(metrics), allow_(std::move(allow)), routes_(backend, long_poll) {}
+                api::LongPollLimits long_poll, ApiLog log, std::size_t max_connections)
+      : metrics_(metrics),
+        allow_(std::move(allow)),
+        routes_(backend, long_poll),
+        log_(log ? std::move(log) : ApiLog(log_api_to_stderr)),
+        max_connections_(max_connections) {}
 
   Outcome handle(const Request& request, const std::optional<PeerCredentials>& peer) override {
     const api::RouteMatch match = api::match_socket_route(
@@ -92,9 +97,9 @@ class SocketHandler final : public api::RequestHandler {
   void connection_refused() override {
     metrics_.socket_connection_refused();
     if (std::uint64_t skipped = 0; refused_log_.allow(skipped))
-      spdlog::warn("socket API: max_connections reached; closing new connections at once "
-                   "({} more since the last warning)",
-                   skipped);
+      log(ApiLogLevel::warn, "max_connections reached; new connections are closed at once",
+          {{"max_connections", static_cast<std::int64_t>(max_connections_)},
+           {"suppressed", static_cast<std::int64_t>(skipped)}});
   }
 
  private:
@@ -103,23 +108,31 @@ class SocketHandler final : public api::RequestHandler {
     metrics_.socket_request(route, 403);
     // Who asked, never what: the request itself stays out of the log.
     if (std::uint64_t skipped = 0; denied_log_.allow(skipped)) {
+      const auto suppressed = static_cast<std::int64_t>(skipped);
       if (peer)
-        spdlog::warn("socket API: denied uid={} gid={} pid={}: not in allow "
-                     "({} more denied since the last warning)",
-                     peer->uid, peer->gid, peer->pid, skipped);
+        log(ApiLogLevel::warn, "caller denied: uid and gid not in allow",
+            {{"uid", static_cast<std::int64_t>(peer->uid)},
+             {"gid", static_cast<std::int64_t>(peer->gid)},
+             {"pid", static_cast<std::int64_t>(peer->pid)},
+             {"suppressed", suppressed}});
       else
-        spdlog::warn("socket API: denied a caller the kernel gave no credentials for "
-                     "({} more denied since the last warning)",
-                     skipped);
+        log(ApiLogLevel::warn, "caller denied: the kernel gave no peer credentials",
+            {{"suppressed", suppressed}});
     }
     Response r = api::json_error(boost::beast::http::status::forbidden, "forbidden");
     r.keep_alive(false);
     return r;
   }
 
+  void log(ApiLogLevel level, std::string_view message, std::vector<ApiLogField> fields) const {
+    api::log_line(log_, kListener, level, message, std::move(fields));
+  }
+
   Metrics& metrics_;
   const SocketAllowList allow_;
   api::SocketRoutes routes_;
+  const ApiLog log_;
+  const std::size_t max_connections_;
   api::LogThrottle denied_log_{1s};
   api::LogThrottle refused_log_{10s};
 };
@@ -138,7 +151,8 @@ struct SocketApi::Impl {
        Metrics& metrics)
       : io(io_context),
         path(options.path),
-        handler(backend, metrics, options.allow, {options.default_wait, options.max_wait}) {}
+        handler(backend, metrics, options.allow, {options.default_wait, options.max_wait},
+                options.log, options.limits.max_connections) {}
 
   // Removes the socket file if it is still the one this agent bound: a
   // newer agent may already have replaced it.
@@ -198,7 +212,8 @@ Result<std::unique_ptr<SocketApi>> SocketApi::open(boost::asio::io_context& io,
   auto impl = std::make_unique<Impl>(io, options, backend, metrics);
   impl->dev = st.st_dev;
   impl->ino = st.st_ino;
-  impl->server = std::make_shared<UnixServer>(std::move(acceptor), options.limits, impl->handler);
+  impl->server = std::make_shared<UnixServer>(std::move(acceptor), options.limits, impl->handler,
+                                              kListener, options.log);
   impl->server->start();
   metrics.socket_connections(0);
   return std::unique_ptr<SocketApi>(new SocketApi(std::move(impl)));

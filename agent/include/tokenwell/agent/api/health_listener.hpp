@@ -6,7 +6,7 @@
 //
 //   auto health = HealthListener::open(io, {.listen = "0.0.0.0:9464"}, backend, metrics);
 //   if (!health) return fail(health.error());
-//   spdlog::info("metrics on port {}", (*health)->port());
+//   std::printf("metrics on port %u\n", (*health)->port());
 //
 // Each scrape refreshes tokenwell_ready from backend.readiness(), so the
 // gauge and /readyz always agree.
@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "tokenwell/agent/api/api_log.hpp"
 #include "tokenwell/agent/api/backend.hpp"
 #include "tokenwell/agent/api/http_limits.hpp"
 #include "tokenwell/agent/api/metrics.hpp"
@@ -44,6 +45,8 @@ struct HealthListenerOptions {
   // Scrapers and probes need few connections; the cap keeps descriptors
   // for the socket API whatever reaches this port.
   HttpLimits limits{.max_connections = 256};
+  // accept() failing, a handler that threw. Empty: text lines on stderr.
+  ApiLog log;
 };
 
 class HealthListener {

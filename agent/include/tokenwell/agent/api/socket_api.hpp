@@ -31,6 +31,7 @@
 #include <memory>
 #include <vector>
 
+#include "tokenwell/agent/api/api_log.hpp"
 #include "tokenwell/agent/api/backend.hpp"
 #include "tokenwell/agent/api/http_limits.hpp"
 #include "tokenwell/agent/api/metrics.hpp"
@@ -61,6 +62,9 @@ struct SocketApiOptions {
   // max_wait so a forgotten client does not hold a connection for ever.
   std::chrono::seconds default_wait{30};
   std::chrono::seconds max_wait{300};
+  // Denied callers (uid, gid, pid; at most a line a second), the connection
+  // cap reached, accept() failing. Empty: text lines on stderr.
+  ApiLog log;
 };
 
 class SocketApi {
