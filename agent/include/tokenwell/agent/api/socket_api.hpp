@@ -13,6 +13,15 @@
 // pass (default 30, at most 300), then answered with the current value: the
 // client compares generations, as with Consul's blocking queries.
 //
+// Bodies are JSON:
+//   list        [{"name","kind","username","state","expires_at","generation","source"}]
+//   credential  {"name","username","token","expires_at","generation"}   (`get --json`)
+//   refresh     202 {"status":"accepted","name"}, 429 adds Retry-After
+//   readyz      {"ready": bool, "reasons": [{"name","reason"}]}
+//   errors      {"error": "...", "name"?}: 400 bad query, 403, 404 unknown name
+//               or path, 405 (+ Allow), 413, 431, 503 "no valid value"
+// Only the credential body holds a secret (and says Cache-Control: no-store).
+//
 //   auto api = SocketApi::open(io, {.path = runtime_dir / "agent.sock"}, backend, metrics);
 //   if (!api) return fail(api.error());
 //   ... after each publish:  (*api)->notify_published();
