@@ -17,7 +17,8 @@ scripts/install-deps.sh
 step() { printf '\n=== %s\n' "$*"; }
 
 step "build (warnings are errors)"
-cmake -S . -B build -G Ninja -DTOKENWELL_WERROR=ON >/dev/null
+cmake -S . -B build -G Ninja -DTOKENWELL_WERROR=ON -DTOKENWELL_BUILD_TESTS=ON \
+  -DTOKENWELL_BUILD_BENCH=ON >/dev/null
 cmake --build build -j "$jobs"
 
 step "tests"
