@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "segment/test_util.hpp"
+#include "support/child_process.hpp"
 #include "tokenwell/tokenwell.h"
 
 namespace tw {
@@ -44,57 +45,7 @@ void put_atomic(const fs::path& p, const std::string& text) {
   fs::rename(p.string() + ".tmp", p);
 }
 
-// A child process with stdout/stderr in files.
-class Child {
- public:
-  Child(const std::vector<std::string>& args, const fs::path& out, const fs::path& err,
-        bool clean_env = false) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      int o = open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      int e = open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(o, 1);
-      dup2(e, 2);
-      std::vector<char*> argv;
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      if (clean_env) {
-        char path[] = "PATH=/usr/bin:/bin";
-        char* envp[] = {path, nullptr};
-        execve(argv[0], argv.data(), envp);
-      } else {
-        execv(argv[0], argv.data());
-      }
-      _exit(127);
-    }
-    pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
-  }
-  ~Child() {
-    if (running()) {
-      kill(SIGKILL);
-      wait_exit(10000);
-    }
-    if (pidfd_ >= 0) close(pidfd_);
-  }
-  pid_t pid() const { return pid_; }
-  bool running() const { return status_ < 0; }
-  void kill(int sig) { ::kill(pid_, sig); }
-  // Exit code (or 128 + signal), or -1 if still running after timeout_ms.
-  int wait_exit(int timeout_ms) {
-    if (!running()) return status_;
-    pollfd p{pidfd_, POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) <= 0) return -1;
-    int st = 0;
-    waitpid(pid_, &st, 0);
-    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    return status_;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-  int status_ = -1;
-};
+using test::Child;
 
 class AgentProcess : public ::testing::Test {
  protected:
@@ -191,7 +142,7 @@ TEST_F(AgentProcess, CheckConfigPrintsOnePreciseLinePerBrokenConfig) {
     expected.replace_extension(".expected");
     const auto e = dir.path() / (entry.path().stem().string() + ".err");
     Child c({TOKENWELL_AGENT, "--config", entry.path().string(), "--check-config"},
-            dir.path() / "check.out", e, /*clean_env=*/true);
+            dir.path() / "check.out", e, {.clean_env = true});
     EXPECT_EQ(c.wait_exit(10000), 1) << entry.path().filename();
     EXPECT_EQ(slurp(e), slurp(expected)) << entry.path().filename();
     ++checked;

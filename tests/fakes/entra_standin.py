@@ -850,6 +850,12 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
                 except (ssl.SSLError, OSError):
                     return
                 request.settimeout(None)
+                # wrap_socket detached `raw`: track the socket that owns the fd,
+                # or drop_connections() could not end a kept-alive connection.
+                with self.standin.lock:
+                    self.open_connections.discard(raw)
+                    self.open_connections.add(request)
+                raw = request
             super().finish_request(request, client_address)
         finally:
             with self.standin.lock:
