@@ -37,15 +37,7 @@ class EntraAgent : public ::testing::Test {
   StandIn& standin() { return *standin_; }
   std::filesystem::path run_dir() const { return dir_ / "run"; }
 
-  json entra(const std::string& name, const json& auth) {
-    return {{"name", name},
-            {"source", "entra"},
-            {"tenant_id", standin().tenant()},
-            {"client_id", standin().client_id()},
-            {"authority_host", standin().base_url()},
-            {"ca_file", standin().ca_file()},
-            {"auth", auth}};
-  }
+  json entra(const std::string& name, const json& auth) { return standin().entra_credential(name, auth); }
   json secret_credential(const std::string& name) {
     return entra(name, {{"method", "client_secret"}, {"secret_file", standin().file("client_secret")}});
   }

@@ -30,15 +30,7 @@ class EntraIntegration : public ::testing::Test {
   }
   StandIn& standin() { return *standin_; }
 
-  json entra_json(const json& auth) {
-    return {{"name", "redis"},
-            {"source", "entra"},
-            {"tenant_id", standin().tenant()},
-            {"client_id", standin().client_id()},
-            {"authority_host", standin().base_url()},
-            {"ca_file", standin().ca_file()},
-            {"auth", auth}};
-  }
+  json entra_json(const json& auth) { return standin().entra_credential("redis", auth); }
 
   std::unique_ptr<CredentialSource> source(const json& j, std::map<std::string, std::string> vars = {},
                                            const Clock* clock = nullptr, RandomSource* random = nullptr) {

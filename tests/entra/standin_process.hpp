@@ -86,6 +86,13 @@ class StandIn {
   std::string oid() const { return info_["oid"]; }
   std::string file(const char* name) const { return info_["files"][name]; }
 
+  // A config entry for an `entra` credential against this stand-in.
+  json entra_credential(const std::string& name, const json& auth) const {
+    return {{"name", name},         {"source", "entra"},        {"tenant_id", tenant()},
+            {"client_id", client_id()}, {"authority_host", base_url()}, {"ca_file", ca_file()},
+            {"auth", auth}};
+  }
+
   json admin(HttpMethod method, const std::string& path, const json& body = json::object()) {
     HttpRequest r;
     r.method = method;
