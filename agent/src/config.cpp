@@ -275,7 +275,7 @@ std::vector<std::string> check_config_files(const AgentConfig& config) {
           using T = std::decay_t<decltype(s)>;
           if constexpr (std::is_same_v<T, FileSourceConfig>) {
             if (access(s.path.c_str(), R_OK) != 0)
-              lines.push_back(path + ".path: " + s.path.string() + ": file not readable");
+              lines.push_back(path + ".path: file not readable (" + s.path.string() + ")");
           } else {
             if (auto r = check_files(s, path); !r) lines.push_back(r.error().message);
           }

@@ -200,7 +200,7 @@ TEST(CheckFiles, NamesUnreadableAndUnusableFiles) {
   ASSERT_TRUE(c);
   auto r = check_files(*c, "credentials[3]");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message, "credentials[3].auth.secret_file: " + (dir / "s").string() + ": file not readable");
+  EXPECT_EQ(r.error().message, "credentials[3].auth.secret_file: file not readable (" + (dir / "s").string() + ")");
   test::write_file(dir / "s", "secret\n");
   EXPECT_TRUE(check_files(*c, "credentials[3]"));
 

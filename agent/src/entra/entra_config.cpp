@@ -270,7 +270,7 @@ Result<OAuth2Config> parse_oauth2_config(const json& j, const std::string& path)
 namespace {
 
 Result<void> check_readable(const std::string& at, const std::filesystem::path& file) {
-  if (::access(file.c_str(), R_OK) != 0) return make_error(at + ": " + file.string() + ": file not readable");
+  if (::access(file.c_str(), R_OK) != 0) return make_error(at + ": file not readable (" + file.string() + ")");
   return {};
 }
 
