@@ -25,10 +25,12 @@ parent's pod finds the ConfigMap this chart renders.
 
 {{/* This chart's settings, from either context, as YAML (use with fromYaml). */}}
 {{- define "tokenwell.settings" -}}
-{{- if and (hasKey .Values "tokenwell") (not (hasKey .Values "sidecar")) -}}
+{{- if eq .Chart.Name "tokenwell" -}}
+{{- toYaml .Values -}}
+{{- else if hasKey .Values "tokenwell" -}}
 {{- toYaml .Values.tokenwell -}}
 {{- else -}}
-{{- toYaml .Values -}}
+{{- fail (printf "tokenwell templates included from chart %q, which has no .Values.tokenwell: add the tokenwell chart as a dependency (see helm/examples/app-chart)" .Chart.Name) -}}
 {{- end -}}
 {{- end -}}
 
