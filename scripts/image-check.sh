@@ -70,7 +70,7 @@ grep -q '"org.opencontainers.image.title":"tokenwell"' <<<"$labels" || fail "OCI
 
 step "the image's agent: --check-config on the chart's default rendered config"
 work=$(mktemp -d)
-trap 'buildah rm "$ctr" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap 'buildah rm "${ctr:-}" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 helm=$(scripts/helm-check.sh --print-helm)
 "$helm" template check helm/tokenwell --show-only templates/configmap.yaml >"$work/configmap.yaml"
 node scripts/helm-check/config-from-configmap.mjs "$work/configmap.yaml" >"$work/agent.json"
@@ -86,7 +86,7 @@ EOF
 mkdir -p "$work/run"
 chown -R 65532:65532 "$work"
 
-ctr=$(buildah from --pull-never "$image")
+ctr=$(buildah from --pull=never "$image")
 run() {  # run CMD… in the image as its own user, with $work at /check
   buildah run --isolation=chroot --user 65532:65532 -v "$work:/check" \
     --env AZURE_TENANT_ID=00000000-0000-0000-0000-000000000001 \
