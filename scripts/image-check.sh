@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The slow check of the Dockerfile (NOT part of CI: it compiles the project
+# inside the image build, several minutes on 2 cores). It
+#   1. makes a Debian bookworm base with debootstrap (cached) and imports it
+#      under the Dockerfile's FROM names, so nothing is pulled from a registry;
+#   2. builds the Dockerfile with `podman build --isolation=chroot` (the build
+#      stage runs the unit tests);
+#   3. runs the built image's agent `--check-config` on the chart's default
+#      rendered config (with the variables the Azure Workload Identity webhook
+#      injects), then `--once` with a `file` credential, and has the image's
+#      CLI read the token from the segment that run wrote.
+#
+#   scripts/image-check.sh              (as root; installs debootstrap, podman, buildah)
+#   TOKENWELL_IMAGE_CACHE=DIR           where the base rootfs tarball is kept
+#                                       (default /var/cache/tokenwell-image)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+cache=${TOKENWELL_IMAGE_CACHE:-/var/cache/tokenwell-image}
+image=localhost/tokenwell:check
+
+step() { printf '\n=== %s\n' "$*"; }
+fail() { echo "image-check: FAILED: $*" >&2; exit 1; }
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "image-check: run as root (debootstrap and chroot builds need it)" >&2
+  exit 1
+fi
+for tool in debootstrap podman buildah; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "image-check: installing debootstrap podman buildah"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends debootstrap podman buildah >/dev/null
+    break
+  fi
+done
+
+step "base image: debootstrap bookworm (minbase), tagged as debian:bookworm and debian:bookworm-slim"
+mkdir -p "$cache"
+if [[ ! -s $cache/bookworm-minbase.tar ]]; then
+  rm -rf "$cache/rootfs"
+  debootstrap --variant=minbase bookworm "$cache/rootfs" http://deb.debian.org/debian \
+    >"$cache/debootstrap.log" 2>&1 || fail "debootstrap (see $cache/debootstrap.log)"
+  # What the official images do to stay small: no apt caches or package lists.
+  rm -rf "$cache"/rootfs/var/lib/apt/lists/* "$cache"/rootfs/var/cache/apt/*.bin \
+         "$cache"/rootfs/var/cache/apt/archives/*.deb
+  tar -C "$cache/rootfs" --numeric-owner -cf "$cache/bookworm-minbase.tar.tmp" .
+  mv "$cache/bookworm-minbase.tar.tmp" "$cache/bookworm-minbase.tar"
+  rm -rf "$cache/rootfs"
+fi
+if ! podman image exists docker.io/library/debian:bookworm; then
+  podman import --change 'CMD ["bash"]' "$cache/bookworm-minbase.tar" \
+    docker.io/library/debian:bookworm >/dev/null
+fi
+# The slim variant is the same minbase tree: debootstrap's minbase already
+# leaves out what bookworm-slim strips (no recommends, no docs beyond copyright).
+podman tag docker.io/library/debian:bookworm docker.io/library/debian:bookworm-slim
+
+step "podman build --isolation=chroot (build stage runs the unit tests)"
+start=$(date +%s)
+podman build --isolation=chroot --pull=never \
+  --build-arg REVISION="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  -t "$image" "$root"
+echo "build time: $(( $(date +%s) - start ))s"
+podman image inspect "$image" --format 'image size: {{.Size}} bytes, user {{.Config.User}}, entrypoint {{.Config.Entrypoint}}'
+labels=$(podman image inspect "$image" --format '{{json .Labels}}')
+grep -q '"org.opencontainers.image.title":"tokenwell"' <<<"$labels" || fail "OCI title label missing: $labels"
+[[ $(podman image inspect "$image" --format '{{.Config.User}}') == 65532:65532 ]] || fail "image does not run as 65532"
+
+step "the image's agent: --check-config on the chart's default rendered config"
+work=$(mktemp -d)
+trap 'buildah rm "${ctr:-}" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+helm=$(scripts/helm-check.sh --print-helm)
+"$helm" template check helm/tokenwell --show-only templates/configmap.yaml >"$work/configmap.yaml"
+node scripts/helm-check/config-from-configmap.mjs "$work/configmap.yaml" >"$work/agent.json"
+echo "rendered config: $(cat "$work/agent.json")"
+# What the Azure Workload Identity webhook would inject into the pod.
+echo "federated-token-from-the-kubelet" >"$work/azure-identity-token"
+printf 's3cret-from-a-mounted-file\n' >"$work/redis-password"
+cat >"$work/file-source.json" <<'EOF'
+{"runtime_dir": "/check/run", "log": {"level": "info", "format": "json"},
+ "credentials": [{"name": "redis", "source": "file", "path": "/check/redis-password",
+                  "username": "app"}]}
+EOF
+mkdir -p "$work/run"
+chown -R 65532:65532 "$work"
+
+ctr=$(buildah from --pull=never "$image")
+run() {  # run CMD… in the image as its own user, with $work at /check
+  buildah run --isolation=chroot --user 65532:65532 -v "$work:/check" \
+    --env AZURE_TENANT_ID=00000000-0000-0000-0000-000000000001 \
+    --env AZURE_CLIENT_ID=00000000-0000-0000-0000-000000000002 \
+    --env AZURE_FEDERATED_TOKEN_FILE=/check/azure-identity-token \
+    --env AZURE_AUTHORITY_HOST=https://login.microsoftonline.com/ \
+    "$ctr" -- "$@"
+}
+run /usr/local/bin/tokenwell-agent --config /check/agent.json --check-config \
+  || fail "--check-config rejected the chart's default config"
+# A broken config must fail, naming the JSON path.
+echo '{"credentials":[{"name":"bad name!","source":"file","path":"/x"}]}' >"$work/bad.json"
+if run /usr/local/bin/tokenwell-agent --config /check/bad.json --check-config 2>"$work/bad.err"; then
+  fail "--check-config accepted a bad name"
+fi
+grep -q 'credentials\[0\].name' "$work/bad.err" || fail "no JSON path in: $(cat "$work/bad.err")"
+
+step "the image's agent --once (file source) and the image's CLI reading the segment"
+run /usr/local/bin/tokenwell-agent --config /check/file-source.json --once \
+  || fail "agent --once failed"
+got=$(run /usr/local/bin/tokenwell --dir /check/run get redis --field token)
+[[ $got == s3cret-from-a-mounted-file ]] || fail "CLI read '$got'"
+user=$(run /usr/local/bin/tokenwell --dir /check/run get redis --field username)
+[[ $user == app ]] || fail "CLI read username '$user'"
+run /usr/local/bin/tokenwell --dir /check/run list
+# The library and headers an application image copies.
+run sh -c 'ls /usr/local/lib/libtokenwell.so.* /usr/local/include/tokenwell/tokenwell.h \
+                 /usr/local/lib/pkgconfig/tokenwell.pc /usr/local/lib/cmake/tokenwell/tokenwellConfig.cmake' \
+  || fail "library or headers missing"
+echo "image-check: 1 passed, 0 failed"
