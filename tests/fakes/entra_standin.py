@@ -850,10 +850,17 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
                 except (ssl.SSLError, OSError):
                     return
                 request.settimeout(None)
+                # wrap_socket detached the raw socket (its fd is now the SSLSocket's):
+                # drop_connections() must shut down the wrapper, or keep-alive TLS
+                # connections outlive a 'down' fault.
+                with self.standin.lock:
+                    self.open_connections.discard(raw)
+                    self.open_connections.add(request)
             super().finish_request(request, client_address)
         finally:
             with self.standin.lock:
                 self.open_connections.discard(raw)
+                self.open_connections.discard(request)
 
     def drop_connections(self):
         """Ends every open (keep-alive) connection, as a crashed server would."""
