@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # The README's demo: installs what is missing, builds, then runs
 #   - the Entra ID stand-in (tests/fakes/entra_standin.py) issuing 20-second tokens,
+#   - the Azure Redis stand-in (tests/fakes/azure_redis_standin.py): a real
+#     redis-server behind a proxy that accepts exactly those tokens for exactly
+#     their lifetime and drops connections whose token expired,
 #   - tokenwell-agent keeping an Entra token (client secret) and a file secret fresh,
-#   - a live view through the `tokenwell` CLI: generation, username (the oid),
-#     time to expiry, IdP requests; then an IdP outage and the recovery.
+#   - examples/redis_app: hiredis + tokenwell/hiredis.h issuing ~20 commands/s,
+#   - a live view: generation, username (the oid), time to expiry, IdP requests,
+#     the app's commands ok/failed and re-AUTHs, the stand-in's drops; then an
+#     IdP outage longer than a token's life, and the recovery.
 # Until Ctrl-C, or --duration SECONDS. Everything it starts is stopped on exit.
 #   scripts/demo.sh [--duration SECONDS]
 set -euo pipefail
@@ -14,7 +19,7 @@ while (($#)); do
   case $1 in
     --duration) duration=${2:?--duration needs SECONDS}; shift 2 ;;
     --duration=*) duration=${1#*=}; shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "demo: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -22,7 +27,7 @@ done
 scripts/install-deps.sh
 echo "demo: building (first time takes a few minutes)"
 cmake -S . -B build-demo -G Ninja -DTOKENWELL_BUILD_TESTS=OFF -DTOKENWELL_BUILD_BENCH=OFF >/dev/null
-cmake --build build-demo --target tokenwell-agent tokenwell_cli >/dev/null
+cmake --build build-demo --target tokenwell-agent tokenwell_cli redis_app >/dev/null
 
 work=$(mktemp -d /tmp/tokenwell-demo.XXXXXX)
 pids=()
@@ -35,13 +40,21 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-python3 tests/fakes/entra_standin.py --port 0 --state-dir "$work/standin" --token-lifetime 20 \
+python=/usr/bin/python3  # Debian's, with python3-cryptography (not a pyenv or venv one)
+$python tests/fakes/entra_standin.py --port 0 --state-dir "$work/standin" --token-lifetime 20 \
   >"$work/standin.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [[ -f $work/standin/standin.json ]] && break; sleep 0.1; done
 [[ -f $work/standin/standin.json ]] || { cat "$work/standin.log"; exit 1; }
-state() { python3 -c "import json,sys; d=json.load(open('$work/standin/standin.json')); print(eval(sys.argv[1]))" "$1"; }
+state() { $python -c "import json,sys; d=json.load(open('$work/standin/standin.json')); print(eval(sys.argv[1]))" "$1"; }
 admin=$(state "d['admin_url']")
+
+$python tests/fakes/azure_redis_standin.py --entra "$work/standin" --state-dir "$work/redis" \
+  >"$work/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 300); do [[ -f $work/redis/azure_redis.json ]] && break; sleep 0.1; done
+[[ -f $work/redis/azure_redis.json ]] || { cat "$work/redis.log"; exit 1; }
+redis_port=$($python -c "import json; print(json.load(open('$work/redis/azure_redis.json'))['nodes'][0]['port'])")
 
 mkdir -p "$work/secrets"
 printf 'legacy-password-1' >"$work/secrets/legacy"
@@ -65,9 +78,13 @@ pids+=($!)
 export TOKENWELL_DIR=$work/run
 cli=build-demo/client-shim/cli/tokenwell
 $cli wait redis --timeout 15 >/dev/null
+build-demo/examples/redis_app --host 127.0.0.1 --port "$redis_port" --status "$work/app.json" \
+  2>"$work/app.log" &
+pids+=($!)
 
 echo
-echo "tokenwell demo: 20-second Entra tokens, refreshed at ~75% of their life."
+echo "tokenwell demo: 20-second Entra tokens, refreshed at ~75% of their life; a hiredis app"
+echo "on a strict Azure Redis stand-in (port $redis_port) re-AUTHs on every rotation."
 echo "Agent log: $work/agent.log. Ctrl-C to stop."
-python3 scripts/demo_view.py --cli "$cli" --admin "$admin" --secret-file "$work/secrets/legacy" \
-  --duration "$duration"
+$python scripts/demo_view.py --cli "$cli" --admin "$admin" --secret-file "$work/secrets/legacy" \
+  --duration "$duration" --app-status "$work/app.json" --redis-events "$work/redis/events.jsonl"

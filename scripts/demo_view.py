@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """The demo's live view: once a second, what `tokenwell get --json` returns
-for each credential, and how many token requests the Entra stand-in has seen.
+for each credential, how many token requests the Entra stand-in has seen,
+and what the Redis app sees: commands ok / failed, re-AUTHs, and the
+connections the Azure Redis stand-in dropped because their token expired.
 At 30 s the stand-in goes down for 25 s (longer than a 20-second token: the
 last good token is served until it expires, then readers get exit 4 until the
 agent recovers); at 40 s the file secret is rotated.
 
     demo_view.py --cli PATH --admin URL --secret-file PATH [--duration S]
+                 [--app-status FILE --redis-events FILE]
 """
 import argparse
 import json
@@ -32,6 +35,21 @@ def token_requests(admin_url):
         return "?"
 
 
+def app_columns(status_file, events_file):
+    try:
+        with open(status_file) as f:
+            st = json.load(f)
+    except (OSError, ValueError):
+        return f"{'-':>7} {'-':>6} {'-':>6} {'-':>5}"
+    drops = 0
+    try:
+        with open(events_file) as f:
+            drops = sum(1 for line in f if '"expired_drop"' in line)
+    except OSError:
+        pass
+    return f"{st['ok']:>7} {st['failed']:>6} {st['reauths']:>6} {drops:>5}"
+
+
 def show(cli, name):
     p = subprocess.run([cli, "get", name, "--json"], capture_output=True, text=True)
     if p.returncode != 0:
@@ -47,13 +65,16 @@ def main():
     ap.add_argument("--admin", required=True)
     ap.add_argument("--secret-file", required=True)
     ap.add_argument("--duration", type=int, default=0)
+    ap.add_argument("--app-status", help="the Redis app's status file (examples/redis_app --status)")
+    ap.add_argument("--redis-events", help="the Azure Redis stand-in's events.jsonl")
     a = ap.parse_args()
     phases = [
         (30, "IdP down for 25 s", lambda: admin(a.admin + "/fault", "POST", {"mode": "down"})),
         (40, "file secret rotated", lambda: rotate(a.secret_file, "legacy-password-2")),
         (55, "IdP back up", lambda: admin(a.admin + "/fault", "POST", {"mode": "up"})),
     ]
-    print(f"\n{'TIME':<8} {'CRED':<7} {'GEN':<4} {'USERNAME':<38} {'EXPIRES':<10} {'IDP_REQS':<8} NOTE")
+    app_head = f" {'CMD_OK':>7} {'FAILED':>6} {'REAUTH':>6} {'DROPS':>5}" if a.app_status else ""
+    print(f"\n{'TIME':<8} {'CRED':<7} {'GEN':<4} {'USERNAME':<38} {'EXPIRES':<10} {'IDP_REQS':<8}{app_head} NOTE")
     start = time.monotonic()
     while True:
         t = time.monotonic() - start
@@ -65,8 +86,12 @@ def main():
             action()
         reqs = token_requests(a.admin)
         for name in ("redis", "legacy"):
+            app = ""
+            if a.app_status:
+                app = " " + (app_columns(a.app_status, a.redis_events) if name == "redis"
+                             else f"{'':>7} {'':>6} {'':>6} {'':>5}")
             print(f"{time.strftime('%H:%M:%S')} {name:<7} {show(a.cli, name)} "
-                  f"{str(reqs) if name == 'redis' else '-':<8} {note}", flush=True)
+                  f"{str(reqs) if name == 'redis' else '-':<8}{app} {note}", flush=True)
             note = ""
         time.sleep(max(0.0, 1 - (time.monotonic() - start - t)))
 

@@ -860,6 +860,7 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         finally:
             with self.standin.lock:
                 self.open_connections.discard(raw)
+                self.open_connections.discard(request)
 
     def drop_connections(self):
         """Ends every open (keep-alive) connection, as a crashed server would."""
