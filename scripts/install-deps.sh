@@ -12,7 +12,12 @@ packages=(
   # tests and demo: real servers, tracing, the stand-ins' crypto
   redis-server redis-tools strace openssl ca-certificates procps prometheus
   python3 python3-cryptography python3-jwt python3-redis
+  # the Node binding's tests and bench/anchor (npm packages come from the registry)
+  nodejs
 )
+# Debian's npm is a separate package; a nodejs from elsewhere (NodeSource)
+# bundles its own npm and conflicts with Debian's.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,153 @@
+'use strict';
+// getCredential and the provider against real segments: written by the real
+// agent (a `file` source), and hand-made ones for what a healthy agent never
+// writes. Each case says what a reader must do (docs/segment-format.md).
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const h = require('./harness');
+const { writeSegment } = require('./segment_writer');
+const tokenwell = require('../../client-shim/node');
+
+const { getCredential, credentialsProvider } = tokenwell;
+const code = (c) => (e) => e instanceof tokenwell.TokenwellError && e.code === c;
+
+function writeSecret(file, value) {
+  fs.writeFileSync(`${file}.tmp`, value);
+  fs.renameSync(`${file}.tmp`, file); // atomic, as a secret operator would
+}
+
+async function agentWithFile(t) {
+  const dir = h.tempDir(t);
+  const secret = path.join(dir, 'secrets', 'legacy');
+  fs.mkdirSync(path.dirname(secret));
+  writeSecret(secret, 'password-one');
+  const agent = await h.startAgent(t, dir,
+    [{ name: 'legacy', source: 'file', path: secret, username: 'app-user' }]);
+  await h.waitFor('the first value', () => h.cliGet(agent.runtimeDir, 'legacy').catch(() => null));
+  return { dir, secret, runtimeDir: agent.runtimeDir, agent };
+}
+
+test('reads what the agent published, the same as the C reader', async (t) => {
+  const { runtimeDir } = await agentWithFile(t);
+  const c = getCredential('legacy', { dir: runtimeDir });
+  assert.equal(c.username, 'app-user');
+  assert.equal(c.token, 'password-one');
+  assert.equal(c.expiresAt, 0);
+  assert.ok(c.generation >= 1);
+  const cli = await h.cliGet(runtimeDir, 'legacy');
+  assert.deepEqual([cli.username, cli.token, cli.expires_at, cli.generation],
+    [c.username, c.token, c.expiresAt, c.generation]);
+  assert.deepEqual(Object.keys(c).sort(), ['expiresAt', 'generation', 'token', 'username']);
+});
+
+test('the directory comes from options.dir, else $TOKENWELL_DIR', async (t) => {
+  const { runtimeDir } = await agentWithFile(t);
+  const saved = process.env.TOKENWELL_DIR;
+  t.after(() => { if (saved === undefined) delete process.env.TOKENWELL_DIR; else process.env.TOKENWELL_DIR = saved; });
+  process.env.TOKENWELL_DIR = runtimeDir;
+  assert.equal(getCredential('legacy').token, 'password-one');
+  assert.throws(() => getCredential('legacy', { dir: path.join(runtimeDir, 'nope') }), code('EUNAVAILABLE'));
+});
+
+test('a rotated secret is a new generation, pushed to subscribers', async (t) => {
+  const { runtimeDir, secret } = await agentWithFile(t);
+  const before = getCredential('legacy', { dir: runtimeDir });
+  const provider = credentialsProvider('legacy', { dir: runtimeDir });
+  let next;
+  const pushed = new Promise((resolve) => { next = resolve; });
+  const [initial, subscription] = await provider.subscribe({ onNext: next, onError: assert.fail });
+  t.after(() => subscription.dispose());
+  assert.deepEqual(initial, { username: 'app-user', password: 'password-one' });
+
+  writeSecret(secret, 'password-two');
+  assert.deepEqual(await pushed, { username: 'app-user', password: 'password-two' });
+  const after = getCredential('legacy', { dir: runtimeDir });
+  assert.equal(after.token, 'password-two');
+  assert.ok(after.generation > before.generation);
+});
+
+test('the provider is a node-redis StreamingCredentialsProvider', () => {
+  const p = credentialsProvider('redis', { dir: '/nonexistent' });
+  assert.equal(p.type, 'streaming-credentials-provider');
+  assert.equal(typeof p.subscribe, 'function');
+  assert.equal(typeof p.onReAuthenticationError, 'function');
+});
+
+test('subscribe gives up after timeoutSeconds with the reason', async () => {
+  const p = credentialsProvider('redis', { dir: '/nonexistent/tokenwell', timeoutSeconds: 1 });
+  await assert.rejects(p.subscribe({ onNext() {}, onError() {} }),
+    (e) => e.code === 'ETIMEOUT' && /within 1 s: cannot open \/nonexistent\/tokenwell\/segment/.test(e.message));
+});
+
+test('bad arguments are EINVAL, naming what is wrong', () => {
+  assert.throws(() => getCredential('', { dir: '/tmp' }), (e) => e.code === 'EINVAL' && /1-64 bytes/.test(e.message));
+  assert.throws(() => getCredential('x'.repeat(65), { dir: '/tmp' }), code('EINVAL'));
+  assert.throws(() => getCredential(42, { dir: '/tmp' }), (e) => e.code === 'EINVAL' && /string/.test(e.message));
+  assert.throws(() => getCredential('a', { dir: '' }), (e) => e.code === 'EINVAL' && /options.dir/.test(e.message));
+  assert.throws(() => credentialsProvider('a', { waitSeconds: 0 }), (e) => /waitSeconds/.test(e.message));
+  assert.throws(() => credentialsProvider('a', { onReAuthenticationError: 'x' }), code('EINVAL'));
+});
+
+test('unknown names are ENOTFOUND; keysets are not credentials', (t) => {
+  const dir = h.tempDir(t);
+  writeSegment(path.join(dir, 'segment'), [
+    { name: 'redis', username: 'u', secret: 's', generation: 1 },
+    { name: 'keys', secret: 'private', generation: 2, kind: 2 }]);
+  assert.throws(() => getCredential('nope', { dir }), (e) => e.code === 'ENOTFOUND' && /"nope"/.test(e.message));
+  assert.throws(() => getCredential('keys', { dir }), (e) => e.code === 'ENOTFOUND' && /keyset/.test(e.message));
+  assert.equal(getCredential('redis', { dir }).token, 's');
+});
+
+test('an expired or not yet fetched value is ENOVALUE and never handed out', (t) => {
+  const dir = h.tempDir(t);
+  const now = Math.floor(Date.now() / 1000);
+  writeSegment(path.join(dir, 'segment'), [
+    { name: 'expired', username: 'u', secret: 'old-token', generation: 3, expiresAt: now - 1 },
+    { name: 'pending', generation: 4, hasValue: false },
+    { name: 'live', username: 'u', secret: 'new-token', generation: 5, expiresAt: now + 600 }]);
+  assert.throws(() => getCredential('expired', { dir }),
+    (e) => e.code === 'ENOVALUE' && /expired at/.test(e.message) && !e.message.includes('old-token'));
+  assert.throws(() => getCredential('pending', { dir }), (e) => e.code === 'ENOVALUE' && /not been fetched/.test(e.message));
+  assert.deepEqual(getCredential('live', { dir }),
+    { username: 'u', token: 'new-token', expiresAt: now + 600, generation: 5 });
+});
+
+test('corrupt and foreign files are EFORMAT; a newer ABI is EVERSION', (t) => {
+  const dir = h.tempDir(t);
+  const seg = path.join(dir, 'segment');
+  const entry = { name: 'redis', username: 'u', secret: 's', generation: 1 };
+  const cases = [
+    ['wrong magic', () => fs.writeFileSync(seg, Buffer.alloc(4096, 0x41)), 'EFORMAT', /wrong magic/],
+    ['short file', () => fs.writeFileSync(seg, Buffer.alloc(16)), 'EFORMAT', /less than the 128-byte header/],
+    ['truncated slots', () => { writeSegment(seg, [entry]); fs.truncateSync(seg, 600); }, 'EFORMAT', /do not fit/],
+    ['lengths past the copy', () => writeSegment(seg, [{ ...entry, secretLen: 1 << 20 }]), 'EFORMAT', /lengths/],
+    ['newer ABI', () => writeSegment(seg, [entry], { compat: 2 }), 'EVERSION', /ABI 2/],
+  ];
+  for (const [what, make, expected, message] of cases) {
+    make();
+    // A fresh directory key each time: one open segment is cached per dir.
+    const alias = path.join(dir, `alias-${expected}-${what.replace(/ /g, '-')}`);
+    fs.mkdirSync(alias);
+    fs.copyFileSync(seg, path.join(alias, 'segment'));
+    assert.throws(() => getCredential('redis', { dir: alias }),
+      (e) => e.code === expected && message.test(e.message), what);
+  }
+});
+
+test('a segment renamed over the open one (REPLACED) is reopened', (t) => {
+  const dir = h.tempDir(t);
+  const seg = path.join(dir, 'segment');
+  writeSegment(seg, [{ name: 'redis', username: 'u', secret: 'first', generation: 1 }]);
+  assert.equal(getCredential('redis', { dir }).token, 'first');
+  const old = fs.openSync(seg, 'r+'); // the agent's handle on the old file
+  writeSegment(`${seg}.tmp`, [{ name: 'other', generation: 2 },
+    { name: 'redis', username: 'u', secret: 'second', generation: 3 }]);
+  fs.renameSync(`${seg}.tmp`, seg);
+  assert.equal(getCredential('redis', { dir }).token, 'first', 'the old file is still valid until REPLACED');
+  fs.writeSync(old, Buffer.from([1, 0, 0, 0]), 0, 4, 32); // flags |= REPLACED
+  fs.closeSync(old);
+  assert.deepEqual(getCredential('redis', { dir }), { username: 'u', token: 'second', expiresAt: 0, generation: 3 });
+});
