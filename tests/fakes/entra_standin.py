@@ -849,6 +849,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
                     request = self.tls.wrap_socket(request, server_side=True)
                 except (ssl.SSLError, OSError):
                     return
+                # wrap_socket detached `raw`: drop_connections must shut the TLS socket.
+                with self.standin.lock:
+                    self.open_connections.discard(raw)
+                    self.open_connections.add(request)
+                raw = request
                 request.settimeout(None)
             super().finish_request(request, client_address)
         finally:
