@@ -6,10 +6,12 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const h = require('./harness');
 const { writeSegment } = require('./segment_writer');
 const tokenwell = require('../../client-shim/node');
+const { Segment } = require('../../client-shim/node/lib/segment');
 
 const { getCredential, credentialsProvider } = tokenwell;
 const code = (c) => (e) => e instanceof tokenwell.TokenwellError && e.code === c;
@@ -150,4 +152,37 @@ test('a segment renamed over the open one (REPLACED) is reopened', (t) => {
   fs.writeSync(old, Buffer.from([1, 0, 0, 0]), 0, 4, 32); // flags |= REPLACED
   fs.closeSync(old);
   assert.deepEqual(getCredential('redis', { dir }), { username: 'u', token: 'second', expiresAt: 0, generation: 3 });
+});
+
+test('mutated segments give a value or a TokenwellError, never anything else', (t) => {
+  // On tmpfs, like a real segment: 1,000 files written to disk would be slow.
+  const dir = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'tokenwell-mut-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const { segmentBytes } = require('./segment_writer');
+  const good = segmentBytes([{ name: 'redis', username: 'u', secret: 'token', generation: 7 },
+    { name: 'other', username: 'v', secret: 'x'.repeat(100), generation: 8 }]);
+  let seed = 12345;
+  const rand = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  const outcomes = { value: 0, error: 0 };
+  for (let i = 0; i < 1000; i++) {
+    const bytes = Buffer.from(good);
+    for (let k = 1 + rand(4); k > 0; k--) {
+      // Mostly the header and the first slot's headers, where the lengths are.
+      const at = rand(3) === 0 ? rand(bytes.length) : rand(128 + 64 + 64);
+      bytes[at] = rand(3) === 0 ? 0xff : rand(256);
+    }
+    fs.writeFileSync(path.join(dir, 'segment'), rand(10) === 0 ? bytes.subarray(0, rand(bytes.length)) : bytes);
+    const segment = new Segment(dir); // the reader under getCredential, without its per-dir cache
+    try {
+      const v = segment.read('redis');
+      assert.equal(typeof v.secret, 'string');
+      outcomes.value++;
+    } catch (e) {
+      assert.ok(e instanceof tokenwell.TokenwellError, `mutation ${i}: ${e.stack}`);
+      outcomes.error++;
+    } finally {
+      segment.close();
+    }
+  }
+  assert.ok(outcomes.value > 0 && outcomes.error > 0, JSON.stringify(outcomes));
 });
