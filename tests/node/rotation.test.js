@@ -14,7 +14,7 @@ const h = require('./harness');
 const { startStrictProxy } = require('./strict_redis_proxy');
 const { credentialsProvider, getCredential } = require('../../client-shim/node');
 
-const TOKEN_LIFETIME = 10; // seconds; the agent refreshes at ~75%
+const TOKEN_LIFETIME = 10; // seconds; the agent refreshes at ~60% (harness.js)
 const ROTATIONS = 3;
 
 test(`node-redis stays authenticated through ${ROTATIONS} rotations with zero failed commands`, async (t) => {
