@@ -186,3 +186,58 @@ test('mutated segments give a value or a TokenwellError, never anything else', (
   }
   assert.ok(outcomes.value > 0 && outcomes.error > 0, JSON.stringify(outcomes));
 });
+
+test('a subscriber keeps its token through an agent restart and gets the next one', async (t) => {
+  const { dir, runtimeDir, secret, agent } = await agentWithFile(t);
+  const pushed = [];
+  let wake;
+  const provider = credentialsProvider('legacy', { dir: runtimeDir });
+  const [initial, subscription] = await provider.subscribe({
+    onNext: (c) => { pushed.push(c.password); wake?.(); }, onError: assert.fail });
+  t.after(() => subscription.dispose());
+  assert.equal(initial.password, 'password-one');
+
+  assert.equal((await agent.stop()).code, 0);
+  // No agent: the segment still serves the last value.
+  assert.equal(getCredential('legacy', { dir: runtimeDir }).token, 'password-one');
+  writeSecret(secret, 'password-two');
+  const next = new Promise((resolve) => { wake = resolve; });
+  await h.startAgent(t, dir, [{ name: 'legacy', source: 'file', path: secret, username: 'app-user' }]);
+  await next;
+  assert.deepEqual(pushed, ['password-two']);
+});
+
+test('an expired token nobody replaced is reported once; the next one still flows (no agent socket)', async (t) => {
+  const dir = h.tempDir(t);
+  const seg = path.join(dir, 'segment');
+  const soon = Math.floor(Date.now() / 1000) + 2;
+  writeSegment(seg, [{ name: 'redis', username: 'u', secret: 'short-lived', generation: 1, expiresAt: soon }]);
+  // The provider's watch never keeps a process alive (an app's Redis socket
+  // does); stand in for that socket.
+  const app = setInterval(() => {}, 1000);
+  t.after(() => clearInterval(app));
+  const reported = [];
+  let wake;
+  const provider = credentialsProvider('redis', { dir, onReAuthenticationError: (e) => { reported.push(e); wake?.(); } });
+  const pushed = [];
+  const [initial, subscription] = await provider.subscribe({
+    onNext: (c) => { pushed.push(c.password); wake?.(); }, onError: assert.fail });
+  t.after(() => subscription.dispose());
+  assert.equal(initial.password, 'short-lived');
+
+  await new Promise((resolve) => { wake = resolve; });
+  assert.equal(reported.length, 1);
+  assert.equal(reported[0].code, 'ENOVALUE');
+  assert.ok(!reported[0].message.includes('short-lived'));
+  // The agent (here: a new file renamed over, flagged REPLACED) publishes again.
+  const old = fs.openSync(seg, 'r+');
+  writeSegment(`${seg}.tmp`, [{ name: 'redis', username: 'u', secret: 'fresh', generation: 2,
+    expiresAt: Math.floor(Date.now() / 1000) + 600 }]);
+  fs.renameSync(`${seg}.tmp`, seg);
+  const next = new Promise((resolve) => { wake = resolve; });
+  fs.writeSync(old, Buffer.from([1, 0, 0, 0]), 0, 4, 32);
+  fs.closeSync(old);
+  await next;
+  assert.deepEqual(pushed, ['fresh']);
+  assert.equal(reported.length, 1);
+});
