@@ -134,7 +134,11 @@ class TokenwellCredentialsProvider {
     for (;;) {
       let last;
       try {
-        return this._note(getCredential(this.name, { dir: this.dir }));
+        const value = segmentFor(this.dir).read(this.name);
+        // An expired value's generation still counts as seen: the long-poll
+        // below then waits for a newer one instead of returning at once.
+        if (value.generation > this._generation) this._generation = value.generation;
+        return this._note(validCredential(value, this.name));
       } catch (e) {
         if (!(e instanceof TokenwellError) || e.code === CODES.EINVAL || e.code === CODES.EVERSION) throw e;
         last = e;
@@ -174,7 +178,7 @@ class TokenwellCredentialsProvider {
   }
 
   _note(c) {
-    if (c.generation > this._generation) {
+    if (c.generation >= this._generation) {
       this._generation = c.generation;
       this._expiresAt = c.expiresAt;
     }
