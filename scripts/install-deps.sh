@@ -12,16 +12,18 @@ packages=(
   # tests and demo: real servers, tracing, the stand-ins' crypto
   redis-server redis-tools strace openssl ca-certificates procps prometheus
   python3 python3-cryptography python3-jwt python3-redis
-  # scripts/helm-check.sh: helm and the Kubernetes schemas come from npm
+  # Node: the Node binding's tests, bench/anchor, and scripts/helm-check.sh
+  # (helm and the Kubernetes schemas come from npm)
   nodejs unzip
 )
+# Debian's npm is a separate package; a nodejs from elsewhere (NodeSource)
+# bundles its own npm and conflicts with Debian's.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# Debian's nodejs needs its npm package; other nodejs builds bring npm along.
-command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "install-deps: missing packages: ${missing[*]} (run as root, or install them)" >&2

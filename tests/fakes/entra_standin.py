@@ -849,6 +849,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
                     request = self.tls.wrap_socket(request, server_side=True)
                 except (ssl.SSLError, OSError):
                     return
+                # wrap_socket detached `raw`: drop_connections must shut the TLS socket.
+                with self.standin.lock:
+                    self.open_connections.discard(raw)
+                    self.open_connections.add(request)
+                raw = request
                 request.settimeout(None)
                 # wrap_socket detached `raw`: track the socket that owns the fd,
                 # or drop_connections() could not end a kept-alive connection.
