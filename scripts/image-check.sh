@@ -49,13 +49,33 @@ if [[ ! -s $cache/bookworm-minbase.tar ]]; then
   mv "$cache/bookworm-minbase.tar.tmp" "$cache/bookworm-minbase.tar"
   rm -rf "$cache/rootfs"
 fi
-if ! podman image exists docker.io/library/debian:bookworm; then
-  podman import --change 'CMD ["bash"]' "$cache/bookworm-minbase.tar" \
-    docker.io/library/debian:bookworm >/dev/null
+# The slim variant does what the official bookworm-slim does: no docs, man
+# pages or translations, now or in packages installed later (dpkg
+# path-exclude), and apt's caches cleaned after every install.
+if [[ ! -s $cache/bookworm-slim.tar ]]; then
+  slim=$cache/slim
+  rm -rf "$slim"
+  mkdir -p "$slim"
+  tar -C "$slim" -xf "$cache/bookworm-minbase.tar"
+  find "$slim/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+  rm -rf "$slim"/usr/share/man/* "$slim"/usr/share/info/* "$slim"/usr/share/locale/*
+  printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+    'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' 'path-exclude /usr/share/locale/*' \
+    >"$slim/etc/dpkg/dpkg.cfg.d/docker"
+  printf '%s\n' \
+    'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };' \
+    'APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };' \
+    'Dir::Cache::pkgcache "";' 'Dir::Cache::srcpkgcache "";' \
+    >"$slim/etc/apt/apt.conf.d/docker-clean"
+  tar -C "$slim" --numeric-owner -cf "$cache/bookworm-slim.tar.tmp" .
+  mv "$cache/bookworm-slim.tar.tmp" "$cache/bookworm-slim.tar"
+  rm -rf "$slim"
 fi
-# The slim variant is the same minbase tree: debootstrap's minbase already
-# leaves out what bookworm-slim strips (no recommends, no docs beyond copyright).
-podman tag docker.io/library/debian:bookworm docker.io/library/debian:bookworm-slim
+for variant in bookworm:bookworm-minbase bookworm-slim:bookworm-slim; do
+  tag=${variant%%:*}
+  podman image exists "docker.io/library/debian:$tag" && continue
+  podman import --change 'CMD ["bash"]' "$cache/${variant#*:}.tar" "docker.io/library/debian:$tag" >/dev/null
+done
 
 step "podman build --isolation=chroot (build stage runs the unit tests)"
 start=$(date +%s)
