@@ -132,6 +132,32 @@ got=$(run /usr/local/bin/tokenwell --dir /check/run get redis --field token)
 user=$(run /usr/local/bin/tokenwell --dir /check/run get redis --field username)
 [[ $user == app ]] || fail "CLI read username '$user'"
 run /usr/local/bin/tokenwell --dir /check/run list
+# The pod's sharing, as the chart sets it up: the emptyDir is group-owned by
+# the pod's fsGroup (2000) with the setgid bit, the agent (65532) gets 2000 as
+# a supplementary group, the app runs as 1000:2000. The segment (0640) is then
+# readable by the app and by nobody outside the group.
+mkdir -p "$work/shared"
+chmod 0755 "$work"  # /check is the pod's filesystem: every container can traverse it
+chown 65532:2000 "$work/shared"
+chmod 2775 "$work/shared"
+sed 's|/check/run|/check/shared|' "$work/file-source.json" >"$work/shared-source.json"
+as() {  # as UID GID GROUPS CMD…: root in the image drops to the pod's ids (setpriv, util-linux)
+  local uid=$1 gid=$2 groups=(--clear-groups)
+  [[ -n $3 ]] && groups=(--groups "$3")
+  shift 3
+  buildah run --isolation=chroot --user 0:0 -v "$work:/check" "$ctr" -- \
+    setpriv --reuid "$uid" --regid "$gid" "${groups[@]}" "$@"
+}
+as 65532 65532 2000 /usr/local/bin/tokenwell-agent --config /check/shared-source.json --once \
+  || fail "agent --once into the fsGroup directory"
+[[ $(stat -c %g "$work/shared/segment") == 2000 ]] || fail "segment not group-owned by the fsGroup"
+[[ $(as 1000 2000 2000 /usr/local/bin/tokenwell --dir /check/shared get redis --field username) == app ]] \
+  || fail "the app (1000:2000) cannot read the segment"
+if as 1001 3000 "" /usr/local/bin/tokenwell --dir /check/shared get redis --field username 2>/dev/null; then
+  fail "a process outside the fsGroup read the segment"
+fi
+echo "fsGroup sharing: the app reads the segment, a stranger does not"
+
 # The library and headers an application image copies.
 run sh -c 'ls /usr/local/lib/libtokenwell.so.* /usr/local/include/tokenwell/tokenwell.h \
                  /usr/local/lib/pkgconfig/tokenwell.pc /usr/local/lib/cmake/tokenwell/tokenwellConfig.cmake' \
