@@ -49,13 +49,33 @@ if [[ ! -s $cache/bookworm-minbase.tar ]]; then
   mv "$cache/bookworm-minbase.tar.tmp" "$cache/bookworm-minbase.tar"
   rm -rf "$cache/rootfs"
 fi
-if ! podman image exists docker.io/library/debian:bookworm; then
-  podman import --change 'CMD ["bash"]' "$cache/bookworm-minbase.tar" \
-    docker.io/library/debian:bookworm >/dev/null
+# The slim variant does what the official bookworm-slim does: no docs, man
+# pages or translations, now or in packages installed later (dpkg
+# path-exclude), and apt's caches cleaned after every install.
+if [[ ! -s $cache/bookworm-slim.tar ]]; then
+  slim=$cache/slim
+  rm -rf "$slim"
+  mkdir -p "$slim"
+  tar -C "$slim" -xf "$cache/bookworm-minbase.tar"
+  find "$slim/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+  rm -rf "$slim"/usr/share/man/* "$slim"/usr/share/info/* "$slim"/usr/share/locale/*
+  printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+    'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' 'path-exclude /usr/share/locale/*' \
+    >"$slim/etc/dpkg/dpkg.cfg.d/docker"
+  printf '%s\n' \
+    'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };' \
+    'APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };' \
+    'Dir::Cache::pkgcache "";' 'Dir::Cache::srcpkgcache "";' \
+    >"$slim/etc/apt/apt.conf.d/docker-clean"
+  tar -C "$slim" --numeric-owner -cf "$cache/bookworm-slim.tar.tmp" .
+  mv "$cache/bookworm-slim.tar.tmp" "$cache/bookworm-slim.tar"
+  rm -rf "$slim"
 fi
-# The slim variant is the same minbase tree: debootstrap's minbase already
-# leaves out what bookworm-slim strips (no recommends, no docs beyond copyright).
-podman tag docker.io/library/debian:bookworm docker.io/library/debian:bookworm-slim
+for variant in bookworm:bookworm-minbase bookworm-slim:bookworm-slim; do
+  tag=${variant%%:*}
+  podman image exists "docker.io/library/debian:$tag" && continue
+  podman import --change 'CMD ["bash"]' "$cache/${variant#*:}.tar" "docker.io/library/debian:$tag" >/dev/null
+done
 
 step "podman build --isolation=chroot (build stage runs the unit tests)"
 start=$(date +%s)
@@ -112,6 +132,32 @@ got=$(run /usr/local/bin/tokenwell --dir /check/run get redis --field token)
 user=$(run /usr/local/bin/tokenwell --dir /check/run get redis --field username)
 [[ $user == app ]] || fail "CLI read username '$user'"
 run /usr/local/bin/tokenwell --dir /check/run list
+# The pod's sharing, as the chart sets it up: the emptyDir is group-owned by
+# the pod's fsGroup (2000) with the setgid bit, the agent (65532) gets 2000 as
+# a supplementary group, the app runs as 1000:2000. The segment (0640) is then
+# readable by the app and by nobody outside the group.
+mkdir -p "$work/shared"
+chmod 0755 "$work"  # /check is the pod's filesystem: every container can traverse it
+chown 65532:2000 "$work/shared"
+chmod 2775 "$work/shared"
+sed 's|/check/run|/check/shared|' "$work/file-source.json" >"$work/shared-source.json"
+as() {  # as UID GID GROUPS CMD…: root in the image drops to the pod's ids (setpriv, util-linux)
+  local uid=$1 gid=$2 groups=(--clear-groups)
+  [[ -n $3 ]] && groups=(--groups "$3")
+  shift 3
+  buildah run --isolation=chroot --user 0:0 -v "$work:/check" "$ctr" -- \
+    setpriv --reuid "$uid" --regid "$gid" "${groups[@]}" "$@"
+}
+as 65532 65532 2000 /usr/local/bin/tokenwell-agent --config /check/shared-source.json --once \
+  || fail "agent --once into the fsGroup directory"
+[[ $(stat -c %g "$work/shared/segment") == 2000 ]] || fail "segment not group-owned by the fsGroup"
+[[ $(as 1000 2000 2000 /usr/local/bin/tokenwell --dir /check/shared get redis --field username) == app ]] \
+  || fail "the app (1000:2000) cannot read the segment"
+if as 1001 3000 "" /usr/local/bin/tokenwell --dir /check/shared get redis --field username 2>/dev/null; then
+  fail "a process outside the fsGroup read the segment"
+fi
+echo "fsGroup sharing: the app reads the segment, a stranger does not"
+
 # The library and headers an application image copies.
 run sh -c 'ls /usr/local/lib/libtokenwell.so.* /usr/local/include/tokenwell/tokenwell.h \
                  /usr/local/lib/pkgconfig/tokenwell.pc /usr/local/lib/cmake/tokenwell/tokenwellConfig.cmake' \

@@ -336,6 +336,15 @@ await check("example app chart: the included sidecar, volume, mounts and env in 
   assertSidecar(one(render(appChart, ["--kube-version", "1.28.0"]), "Deployment").spec.template, { native: false });
 });
 
+await check("NOTES.txt: sidecar mode, config map, the federated credential's subject", () => {
+  const out = execFileSync(helm, ["install", "rel", chart, "--namespace", "apps", "--dry-run=client",
+                                  "-f", path.join(ciDir, "workload-identity-values.yaml")], { encoding: "utf8" });
+  const notes = out.slice(out.indexOf("NOTES:"));
+  expect(notes.includes("Sidecar: native"), `no sidecar mode in:\n${notes}`);
+  expect(notes.includes("ConfigMap rel-tokenwell-config"), "no ConfigMap name");
+  expect(notes.includes("system:serviceaccount:apps:rel-tokenwell"), "no federated credential subject");
+});
+
 await check("values.schema.json rejects bad values with the path named", () => {
   const bad = [
     [["--set", "config.credentials[0].name=bad name", "--set", "config.credentials[0].source=entra"], "/config/credentials/0/name"],
