@@ -45,6 +45,22 @@ def wait_for_file(path, procs, timeout=60):
     raise RuntimeError(f"timed out waiting for {path}")
 
 
+def wait_for_line(path, needle, procs, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path) as f:
+                if any(needle in line for line in f):
+                    return
+        except OSError:
+            pass
+        for name, p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"{name} exited with {p.returncode} before '{needle}' in {path}")
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out waiting for '{needle}' in {path}")
+
+
 class RedisEnv:
     def __init__(self, agent, token_lifetime=20, keep=False):
         self.agent_path, self.token_lifetime, self.keep = agent, token_lifetime, keep
@@ -90,7 +106,8 @@ class RedisEnv:
         self._spawn("tokenwell-agent", [self.agent_path, "--config", f"{d}/agent.json"], "agent.log")
         wait_for_file(f"{d}/redis/azure_redis.json", self.procs)
         wait_for_file(f"{d}/cluster/azure_redis.json", self.procs)
-        wait_for_file(f"{d}/run/segment", self.procs)
+        # Ready when the first token is published, not merely when the segment exists.
+        wait_for_line(f"{d}/agent.log", '"msg":"published","credential":"redis"', self.procs)
         with open(f"{d}/redis/azure_redis.json") as f:
             standalone = json.load(f)
         with open(f"{d}/cluster/azure_redis.json") as f:

@@ -151,7 +151,10 @@ class _TokenwellConnectionMixin:
     tokenwell_provider = None  # set by connection_class()
 
     def on_connect(self):
-        c = self.tokenwell_provider.credential()
+        try:
+            c = self.tokenwell_provider.credential()
+        except Error as e:  # no valid token (agent down, IdP down past expiry): a redis-py error
+            raise AuthenticationError(f"tokenwell: {e}") from e
         self.username, self.password = c.username, c.token
         self.tokenwell_generation = c.generation
         try:
@@ -161,7 +164,10 @@ class _TokenwellConnectionMixin:
         self.tokenwell_auths = getattr(self, "tokenwell_auths", 0) + 1
 
     def _tokenwell_reauth(self):
-        c = self.tokenwell_provider.credential()
+        try:
+            c = self.tokenwell_provider.credential()
+        except Error:
+            return  # no valid value now: keep the current authentication, the server decides
         try:
             self.send_packed_command(self.pack_command("AUTH", c.username, c.token), check_health=False)
             reply = self.read_response()
@@ -273,8 +279,11 @@ class Subscriber:
     def get_message(self, timeout=1.0):
         generation = self._provider.generation()
         if generation != self._generation:
-            self._generation = generation
-            self._rotate()
+            try:
+                self._rotate()
+                self._generation = generation
+            except AuthenticationError:
+                pass  # no valid token right now: keep the current subscription, try again next call
         if self._buffer:
             return self._buffer.pop(0)
         m = self._pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
