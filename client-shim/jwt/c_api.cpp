@@ -5,8 +5,10 @@
 // TOKENWELL_JWT_EINTERNAL. Keys read from the segment live in buffers wiped
 // before they are freed.
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -92,6 +94,50 @@ KeysetValue read_keyset(const tokenwell* tw, const char* name) {
     key_size = key_len + 1 > key_size ? key_len + 1 : key_size;
   }
   throw Rejection{TOKENWELL_EBUSY};
+}
+
+// The keys of keyset `value`: its public JWKS, and for HS256 its signing key
+// (an HS256 keyset cannot publish its key, so the signing key verifies).
+tw::jose::KeySet parse_keyset(const KeysetValue& value) {
+  tw::jose::KeySet keys = tw::jose::KeySet::parse(value.jwks);
+  if (!value.key.empty()) {
+    bool oct = false;
+    try {
+      const auto jwk = tw::jose::parse_object(value.key);
+      const auto kty = jwk.find("kty");
+      oct = kty != jwk.end() && *kty == "oct";
+    } catch (const Rejection&) {
+      throw Rejection{TOKENWELL_JWT_EKEY};
+    }
+    if (oct) keys.add(tw::jose::Key::parse_private(value.key));
+  }
+  return keys;
+}
+
+// The parsed keys of the last keyset this thread verified with, by content:
+// building a JWKS's keys costs more than checking a signature, and keysets
+// change rarely. Keyed by the exact JWKS text and a SHA-256 of the signing
+// key, so a rotation is seen on the very next call; no lock, no global state
+// shared between threads.
+std::shared_ptr<const tw::jose::KeySet> keys_for(const KeysetValue& value) {
+  struct Cache {
+    std::string jwks;
+    unsigned char key_digest[EVP_MAX_MD_SIZE] = {};
+    std::shared_ptr<const tw::jose::KeySet> keys;
+  };
+  thread_local Cache cache;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (EVP_Digest(value.key.data(), value.key.size(), digest, &digest_len, EVP_sha256(), nullptr) != 1 ||
+      digest_len != 32)
+    throw Rejection{TOKENWELL_JWT_EINTERNAL};
+  if (cache.keys && cache.jwks == value.jwks && CRYPTO_memcmp(cache.key_digest, digest, 32) == 0)
+    return cache.keys;
+  auto keys = std::make_shared<const tw::jose::KeySet>(parse_keyset(value));
+  cache.jwks = value.jwks;
+  std::memcpy(cache.key_digest, digest, 32);
+  cache.keys = keys;
+  return keys;
 }
 
 }  // namespace
@@ -200,13 +246,8 @@ int tokenwell_jwt_verify(const tokenwell* tw, const char* keyset, const char* to
   return guarded([&] {
     const tw::jose::VerifyOptions options = options_from(opts);
     const KeysetValue value = read_keyset(tw, keyset);
-    tw::jose::KeySet keys = tw::jose::KeySet::parse(value.jwks);
-    // An HS256 keyset cannot publish its key: the signing key verifies too.
-    if (!value.key.empty()) {
-      tw::jose::Key key = tw::jose::Key::parse_private(value.key);
-      if (key.symmetric()) keys.add(std::move(key));
-    }
-    return copy_out(tw::jose::verify_jwt(keys, token, options), claims_out, size, len);
+    const std::shared_ptr<const tw::jose::KeySet> keys = keys_for(value);
+    return copy_out(tw::jose::verify_jwt(*keys, token, options), claims_out, size, len);
   });
 }
 

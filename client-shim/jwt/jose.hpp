@@ -13,6 +13,7 @@
 // safe to share between threads.
 #pragma once
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <cstdint>
@@ -64,6 +65,11 @@ class Key {
   static Key parse_private(std::string_view jwk_json);
   // A key from a parsed JWK object, public members suffice (oct: "k").
   static Key from_json(const nlohmann::json& jwk, bool need_private);
+
+  Key() = default;
+  Key(Key&&) noexcept = default;
+  Key& operator=(Key&&) noexcept = default;
+  ~Key() { OPENSSL_cleanse(secret_.data(), secret_.size()); }
 
   Alg alg() const { return alg_; }
   const std::optional<std::string>& kid() const { return kid_; }

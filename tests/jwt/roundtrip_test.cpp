@@ -199,5 +199,20 @@ TEST_F(SegmentKeysets, RotationIsSeenWithoutReopening) {
             TOKENWELL_JWT_EKID_UNKNOWN);
 }
 
+TEST_F(SegmentKeysets, AnHmacKeyReplacedUnderTheSameKidIsSeenAtOnce) {
+  // The JWKS text stays `{"keys":[]}`: only the signing key changes, and the
+  // verifier's cache of parsed keys must notice.
+  publish_keyset("hmac", R"({"keys":[]})", private_jwk("HS256"));
+  open();
+  char token[4096];
+  size_t len = 0;
+  ASSERT_EQ(tokenwell_jwt_sign(tw, "hmac", "{}", 60, token, sizeof token, &len), TOKENWELL_OK);
+  ASSERT_EQ(tokenwell_jwt_verify(tw, "hmac", token, nullptr, nullptr, 0, nullptr), TOKENWELL_OK);
+  nlohmann::json replaced = test_keys()["HS256"];
+  replaced["k"] = b64(std::string(32, 'z'));
+  publish_keyset("hmac", R"({"keys":[]})", replaced.dump());
+  EXPECT_EQ(tokenwell_jwt_verify(tw, "hmac", token, nullptr, nullptr, 0, nullptr), TOKENWELL_JWT_ESIGNATURE);
+}
+
 }  // namespace
 }  // namespace tw::test
