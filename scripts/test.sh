@@ -53,4 +53,8 @@ cc tests/consumer/consumer.c -o build/consumer/consumer-pkgconfig \
   $(PKG_CONFIG_PATH="$PWD/build/install-root/lib/pkgconfig" pkg-config --cflags --libs tokenwell)
 LD_LIBRARY_PATH="$PWD/build/install-root/lib" build/consumer/consumer
 LD_LIBRARY_PATH="$PWD/build/install-root/lib" build/consumer/consumer-pkgconfig
-echo "consumer: 2 passed, 0 failed"
+cc tests/consumer/consumer_jwt.c -o build/consumer/consumer-jwt-pkgconfig \
+  $(PKG_CONFIG_PATH="$PWD/build/install-root/lib/pkgconfig" pkg-config --cflags --libs tokenwell-jwt)
+LD_LIBRARY_PATH="$PWD/build/install-root/lib" build/consumer/consumer_jwt
+LD_LIBRARY_PATH="$PWD/build/install-root/lib" build/consumer/consumer-jwt-pkgconfig
+echo "consumer: 4 passed, 0 failed"

@@ -73,6 +73,8 @@ class Args {
   std::optional<std::string> value(std::string_view option) const;
   // The single positional NAME; a usage Failure if absent or not alone.
   const std::string& name() const;
+  // The positionals, after expect_positionals() checked their count.
+  const std::vector<std::string>& positionals() const { return positionals_; }
   // A usage Failure unless there are exactly `count` positionals.
   void expect_positionals(std::size_t count, std::string_view what) const;
   // What followed `--`, or nullopt when there was no `--`.
@@ -114,5 +116,7 @@ int run_get(const Context& ctx, Argv argv);
 int run_wait(const Context& ctx, Argv argv);
 int run_list(const Context& ctx, Argv argv);
 int run_exec(const Context& ctx, Argv argv);
+int run_jwt(const Context& ctx, Argv argv);   // jwt sign | jwt verify
+int run_jwks(const Context& ctx, Argv argv);
 
 }  // namespace tw::cli

@@ -1,8 +1,8 @@
 // main.cpp -- the `tokenwell` command: global options, dispatch, help.
 //
 // Every subcommand is a row of kCommands and a run_*() in its own file. A row
-// without a function is a command of the contract that is not built yet (jwt,
-// jwks: the JWT library's issue); adding one is a new file and a changed row.
+// without a function is a command of the contract that is not built yet;
+// adding one is a new file and a changed row.
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -36,8 +36,16 @@ commands:
       Run CMD with TOKENWELL_USERNAME, TOKENWELL_TOKEN and REDISCLI_AUTH (the
       token; redis-cli takes it as the password, so pass the ACL user):
         tokenwell exec redis -- sh -c 'exec redis-cli --user "$TOKENWELL_USERNAME" PING'
-  jwt, jwks
-      Not available yet.
+  jwt sign KEYSET --claims JSON [--ttl DURATION]
+      Sign the claims (a JSON object) with KEYSET's active signing key and
+      print the compact JWS. iat and exp (now + DURATION, default 5m; "90s",
+      "5m", "1h" or seconds) are added unless the claims have them.
+  jwt verify KEYSET TOKEN [--aud A] [--iss I]
+      Verify TOKEN with KEYSET's keys and print its claims JSON; exit 1 with
+      the reason on stderr if it is invalid. exp is required; nbf and iat
+      are honoured with 60 s leeway; --aud/--iss must match when given.
+  jwks KEYSET
+      Print KEYSET's public JWKS (RFC 7517 {"keys":[...]}).
 
 options (anywhere before "--"):
   --dir DIR    runtime directory (else $TOKENWELL_DIR, else /run/tokenwell)
@@ -69,8 +77,8 @@ constexpr Command kCommands[] = {
     {"wait", run_wait},
     {"list", run_list},
     {"exec", run_exec},
-    {"jwt", nullptr},
-    {"jwks", nullptr},
+    {"jwt", run_jwt},
+    {"jwks", run_jwks},
 };
 
 // The command line with the global options taken out. They may appear

@@ -471,6 +471,30 @@ int tokenwell_read_public(const tokenwell *tw, const char *name, char *buf,
   return TOKENWELL_OK;
 }
 
+int tokenwell_read_keyset(const tokenwell *tw, const char *name, char *jwks,
+                          size_t jwks_size, size_t *jwks_len, char *key,
+                          size_t key_size, size_t *key_len,
+                          uint64_t *generation) {
+  tw_snapshot snap;
+  tw_field_out pub = {jwks, jwks_size, 0, false};
+  tw_field_out secret = {key, key_size, 0, false};
+  tw_field_out *outs[3] = {NULL, key ? &secret : NULL, jwks ? &pub : NULL};
+  if ((jwks == NULL && jwks_size != 0) || (key == NULL && key_size != 0))
+    return TOKENWELL_EINVAL;
+  int rc = read_entry(tw, name, &snap, outs);
+  if (rc != TOKENWELL_OK) return rc;
+  if (snap.hdr.kind != TW_SEG_KIND_KEYSET) return TOKENWELL_ENOTFOUND;
+  if (jwks_len) *jwks_len = snap.hdr.public_len;
+  if (key_len) *key_len = snap.hdr.secret_len;
+  if (generation) *generation = snap.hdr.generation;
+  rc = value_status(&snap);
+  if (rc == TOKENWELL_OK && ((jwks && !pub.fits) || (key && !secret.fits)))
+    rc = TOKENWELL_ETOOSMALL;
+  /* A private key that is not handed over whole never leaves the library. */
+  if (rc != TOKENWELL_OK && key && key_size) key[0] = '\0';
+  return rc;
+}
+
 int tokenwell_list(const tokenwell *tw, char *names, size_t size,
                    size_t *len) {
   if (tw == NULL || (names == NULL && size != 0)) return TOKENWELL_EINVAL;

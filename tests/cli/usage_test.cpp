@@ -1,5 +1,5 @@
 // Usage errors exit 2 with one line on stderr and nothing on stdout; --help
-// and --version exit 0; jwt and jwks are named but not available yet.
+// and --version exit 0. (jwt and jwks: tests/jwt/cli_test.cpp.)
 #include "cli/cli_test_util.hpp"
 #include "tokenwell/tokenwell.h"
 
@@ -44,17 +44,8 @@ INSTANTIATE_TEST_SUITE_P(
                       std::vector<std::string>{"exec", "redis", "env"},
                       std::vector<std::string>{"exec", "redis", "--"},
                       std::vector<std::string>{"exec", "--", "env"},
-                      std::vector<std::string>{"jwt", "sign", "keys", "--claims", "{}"},
-                      std::vector<std::string>{"jwks", "keys"}));
-
-TEST_F(CliTest, JwtAndJwksAreNotAvailableYet) {
-  for (const char* command : {"jwt", "jwks"}) {
-    const Outcome o = tokenwell({command, "keys"});
-    EXPECT_EQ(o.exit_code, 2);
-    EXPECT_EQ(o.err, std::string("tokenwell: ") + command +
-                         ": not available yet in this version of tokenwell (see tokenwell --help)\n");
-  }
-}
+                      std::vector<std::string>{"jwt", "keys"},
+                      std::vector<std::string>{"jwks"}));
 
 TEST_F(CliTest, HelpDescribesCommandsAndExitCodes) {
   for (const auto& args : {std::vector<std::string>{"--help"}, {"get", "--help"}, {"-h"}}) {

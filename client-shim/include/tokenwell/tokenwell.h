@@ -126,6 +126,19 @@ TOKENWELL_API int tokenwell_read_public(const tokenwell *tw, const char *name,
                                         uint64_t *generation);
 
 /*
+ * Copies keyset `name` in one consistent snapshot: its public JWKS into
+ * jwks/jwks_size and its active private signing key (one JWK, see
+ * docs/segment-format.md "Keyset slots") into key/key_size; *key_len is 0 for
+ * a verify-only keyset. Same buffer rules as tokenwell_read(); either buffer
+ * may be NULL (with size 0). TOKENWELL_ENOTFOUND when `name` is a credential.
+ */
+TOKENWELL_API int tokenwell_read_keyset(const tokenwell *tw, const char *name,
+                                        char *jwks, size_t jwks_size,
+                                        size_t *jwks_len, char *key,
+                                        size_t key_size, size_t *key_len,
+                                        uint64_t *generation);
+
+/*
  * Blocks until entry `name` has a generation greater than after_generation,
  * or timeout_ms passes (negative: wait forever). Works for names that do not
  * exist yet. On success *generation (may be NULL) is the new generation.

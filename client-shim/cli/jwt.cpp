@@ -1,0 +1,177 @@
+// jwt.cpp -- `tokenwell jwt sign`, `tokenwell jwt verify` and `tokenwell jwks`
+// over libtokenwell-jwt (tokenwell/jwt.h) and the keysets in the segment.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "tokenwell/jwt.h"
+
+namespace tw::cli {
+namespace {
+
+constexpr std::int64_t kDefaultTtl = 300;
+
+// "90s", "5m", "1h", "2d" or plain seconds; positive, at most a year.
+std::int64_t parse_ttl(std::string_view text) {
+  const auto bad = [&] {
+    return usage_error("--ttl: expected a duration like 90s, 5m, 1h or seconds, got " + quote(text));
+  };
+  if (text.empty()) throw bad();
+  std::int64_t unit = 1;
+  std::string_view digits = text;
+  switch (text.back()) {
+    case 's': unit = 1; digits.remove_suffix(1); break;
+    case 'm': unit = 60; digits.remove_suffix(1); break;
+    case 'h': unit = 3600; digits.remove_suffix(1); break;
+    case 'd': unit = 86400; digits.remove_suffix(1); break;
+    default: break;
+  }
+  if (digits.empty() || digits.size() > 9) throw bad();
+  std::int64_t value = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') throw bad();
+    value = value * 10 + (c - '0');
+  }
+  const std::int64_t seconds = value * unit;
+  if (seconds <= 0 || seconds > 366 * 86400) throw bad();
+  return seconds;
+}
+
+// The name argument checked as the library would.
+void check_name(std::string_view command, const std::string& name) {
+  if (name.empty() || name.size() > TOKENWELL_NAME_MAX)
+    throw usage_error(std::string(command) + ": invalid name " + quote(name) + " (1 to " +
+                      std::to_string(TOKENWELL_NAME_MAX) + " bytes)");
+}
+
+// Why keyset `name` cannot be used, when the library said ENOTFOUND or
+// ENOVALUE: a credential by that name, never fetched, or expired.
+Failure keyset_failure(const tw::Client& client, const Context& ctx, int rc,
+                       std::string_view name) {
+  const std::string entry = quote(name) + " in " + ctx.segment_path();
+  if (rc == TOKENWELL_ENOTFOUND) {
+    const auto info = client.stat(name);
+    if (info && info->kind == tw::EntryKind::credential)
+      return {kUnknownName, entry + " is a credential, not a keyset"};
+    return {kUnknownName, "no keyset named " + entry};
+  }
+  if (rc == TOKENWELL_ENOVALUE) {
+    const auto info = client.stat(name);
+    if (info && info->state == tw::EntryState::expired)
+      return {kNoValue, "keyset " + entry + " expired at " + format_expiry(info->expires_at) +
+                            " and the agent has not refreshed it"};
+    return {kNoValue, "keyset " + entry + " has no value yet (the agent has not fetched it)"};
+  }
+  return segment_failure(ctx, rc, name);
+}
+
+bool is_segment_code(int rc) { return rc > TOKENWELL_OK && rc < TOKENWELL_JWT_EMALFORMED; }
+
+// Calls fn(buf, size, &len) with a buffer grown until the result fits.
+template <typename F>
+int call_growing(std::string& out, F&& fn) {
+  std::size_t size = 4096;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    out.assign(size, '\0');
+    std::size_t len = 0;
+    const int rc = fn(out.data(), out.size(), &len);
+    if (rc == TOKENWELL_OK) {
+      out.resize(len);
+      return rc;
+    }
+    if (rc != TOKENWELL_ETOOSMALL) return rc;
+    size = len + 1;
+  }
+  return TOKENWELL_ETOOSMALL;
+}
+
+int run_sign(const Context& ctx, const Args& args) {
+  args.expect_positionals(1, "KEYSET");
+  const std::string& name = args.positionals().front();
+  check_name("jwt sign", name);
+  const auto claims = args.value("--claims");
+  if (!claims) throw usage_error("jwt sign: --claims JSON is required (e.g. --claims '{\"sub\":\"alice\"}')");
+  const std::int64_t ttl = args.has("--ttl") ? parse_ttl(*args.value("--ttl")) : kDefaultTtl;
+
+  const tw::Client client = open_client(ctx);
+  std::string token;
+  const int rc = call_growing(token, [&](char* buf, std::size_t size, std::size_t* len) {
+    return tokenwell_jwt_sign(client.native_handle(), name.c_str(), claims->c_str(), ttl, buf,
+                              size, len);
+  });
+  switch (rc) {
+    case TOKENWELL_OK:
+      write_stdout(token + '\n');
+      return kOk;
+    case TOKENWELL_JWT_EJSON:
+    case TOKENWELL_JWT_EDUPLICATE:
+    case TOKENWELL_JWT_ETOOLARGE:
+      throw usage_error("jwt sign: --claims: " + std::string(tokenwell_jwt_strerror(rc)));
+    case TOKENWELL_JWT_ENO_SIGNING_KEY:
+      throw Failure{kNoValue, "keyset " + quote(name) + " in " + ctx.segment_path() +
+                                  " has no signing key (verify only)"};
+    default:
+      if (is_segment_code(rc)) throw keyset_failure(client, ctx, rc, name);
+      // A signing key the library cannot use: the agent published junk.
+      throw Failure{kNoValue, "keyset " + quote(name) + " in " + ctx.segment_path() +
+                                  ": cannot sign: " + tokenwell_jwt_strerror(rc)};
+  }
+}
+
+int run_verify(const Context& ctx, const Args& args) {
+  args.expect_positionals(2, "KEYSET TOKEN");
+  const std::string& name = args.positionals()[0];
+  const std::string& token = args.positionals()[1];
+  check_name("jwt verify", name);
+  const auto audience = args.value("--aud");
+  const auto issuer = args.value("--iss");
+  tokenwell_jwt_verify_options opts = {sizeof opts, audience ? audience->c_str() : nullptr,
+                                       issuer ? issuer->c_str() : nullptr, -1, 0};
+
+  const tw::Client client = open_client(ctx);
+  std::string claims;
+  const int rc = call_growing(claims, [&](char* buf, std::size_t size, std::size_t* len) {
+    return tokenwell_jwt_verify(client.native_handle(), name.c_str(), token.c_str(), &opts, buf,
+                                size, len);
+  });
+  if (rc == TOKENWELL_OK) {
+    write_stdout(claims + '\n');
+    return kOk;
+  }
+  if (is_segment_code(rc)) throw keyset_failure(client, ctx, rc, name);
+  // The reason only: never the token, which may be someone's credential.
+  throw Failure{kInvalid, "invalid token: " + std::string(tokenwell_jwt_strerror(rc))};
+}
+
+}  // namespace
+
+int run_jwt(const Context& ctx, Argv argv) {
+  if (argv.empty()) throw usage_error("jwt: missing sign or verify");
+  const std::string_view sub = argv.front();
+  if (sub == "sign") {
+    static constexpr OptionSpec kOptions[] = {{"--claims", true}, {"--ttl", true}};
+    return run_sign(ctx, Args::parse("jwt sign", argv.subspan(1), kOptions));
+  }
+  if (sub == "verify") {
+    static constexpr OptionSpec kOptions[] = {{"--aud", true}, {"--iss", true}};
+    return run_verify(ctx, Args::parse("jwt verify", argv.subspan(1), kOptions));
+  }
+  throw usage_error("jwt: unknown subcommand " + quote(sub) + " (sign or verify)");
+}
+
+int run_jwks(const Context& ctx, Argv argv) {
+  const Args args = Args::parse("jwks", argv, {});
+  const std::string& name = args.name();
+  const tw::Client client = open_client(ctx);
+  const auto info = client.stat(name);
+  if (info && info->kind != tw::EntryKind::keyset)
+    throw Failure{kUnknownName, quote(name) + " in " + ctx.segment_path() +
+                                    " is a credential, not a keyset"};
+  auto jwks = client.read_public(name);
+  if (!jwks) throw keyset_failure(client, ctx, jwks.code(), name);
+  write_stdout(jwks->data + '\n');
+  return kOk;
+}
+
+}  // namespace tw::cli
