@@ -410,6 +410,34 @@ TEST_F(AgentWithKeysets, RefetchOnRequestIsRateLimited) {
   EXPECT_EQ(tw::testing::get_unix(run_dir() / "agent.sock", "/v1/keysets/sessions/refresh", "POST")->result_int(), 202);
 }
 
+TEST_F(AgentWithKeysets, AfterTheCooldownARefetchPublishesTheIdpsNewKey) {
+  json c = json::parse(slurp(config()));
+  c["keysets"][0]["refresh"]["cooldown"] = "1s";
+  std::ofstream(config()) << c.dump();
+  auto agent = start();
+  ASSERT_TRUE(wait_ready(*agent));
+  const auto before = read_public("idp");
+  auto rotated = generate_jwk(KeyAlgorithm::RS256);
+  server.set_jwks(jwks_json({rotated->public_jwk}));
+  // Asked until the cooldown since the first fetch has passed (bounded).
+  int answer = 0;
+  for (int i = 0; i < 500 && answer != 202; ++i) {
+    auto r = tw::testing::get_unix(run_dir() / "agent.sock", "/v1/keysets/idp/refresh", "POST");
+    ASSERT_TRUE(r);
+    answer = r->result_int();
+    if (answer == 429) {
+      ASSERT_EQ(agent->wait_exit(10), -1);
+    }
+  }
+  ASSERT_EQ(answer, 202);
+  tokenwell* tw = nullptr;
+  ASSERT_EQ(tokenwell_open(run_dir().c_str(), &tw), TOKENWELL_OK);
+  std::uint64_t gen = 0;
+  EXPECT_EQ(tokenwell_wait(tw, "idp", before.second, 10000, &gen), TOKENWELL_OK);
+  tokenwell_close(tw);
+  EXPECT_EQ(kids_of(read_public("idp").first), std::vector<std::string>{rotated->kid});
+}
+
 TEST_F(AgentWithKeysets, ARestartAdoptsTheGeneratedKeys) {
   {
     auto agent = start();

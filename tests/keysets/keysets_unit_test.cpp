@@ -390,6 +390,26 @@ TEST(KeyRotation, AdoptionRefusesWhatItCannotTrust) {
   EXPECT_TRUE(b.keys().empty());
 }
 
+TEST(KeyRotation, AForeignKidInTheAdoptedSetGetsAFullRetentionFromNow) {
+  GeneratedKeysetConfig c;
+  KeyRotation before(c, generate_jwk);
+  ASSERT_TRUE(before.advance(kStart));
+  auto legacy = generate_jwk(KeyAlgorithm::ES256);
+  json doc = json::parse(before.public_jwks());
+  doc["keys"].push_back(with_kid(*legacy, "legacy").public_jwk);
+  KeyRotation after(c, generate_jwk);
+  const TimePoint now = kStart + 2h;
+  ASSERT_TRUE(after.adopt(doc.dump(), before.signing_key(), now));
+  ASSERT_TRUE(after.advance(now));
+  EXPECT_EQ(after.active_kid(), before.active_kid());
+  EXPECT_TRUE(kids(after.public_jwks()).count("legacy"));
+  ASSERT_TRUE(after.advance(now + c.retain - 1s));
+  EXPECT_TRUE(kids(after.public_jwks()).count("legacy"));
+  ASSERT_TRUE(after.advance(now + c.retain));
+  EXPECT_FALSE(kids(after.public_jwks()).count("legacy"));
+  EXPECT_EQ(after.active_kid(), kids(after.public_jwks()).count(after.active_kid()) ? after.active_kid() : "");
+}
+
 TEST(KeyRotation, AFailingKeyFactoryKeepsTheCurrentKeys) {
   GeneratedKeysetConfig c;
   bool fail = false;

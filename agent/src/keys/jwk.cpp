@@ -54,6 +54,16 @@ std::string sha256(std::string_view data) {
   return std::string(reinterpret_cast<char*>(digest), sizeof digest);
 }
 
+// Overwrites the string members of a JSON object that held private key
+// material before it is freed.
+void wipe_strings(json& j) {
+  for (auto& [k, v] : j.items())
+    if (v.is_string()) {
+      auto& str = v.get_ref<std::string&>();
+      explicit_bzero(str.data(), str.size());
+    }
+}
+
 // Builds the Jwk of an EVP key: public members always, private ones when the
 // key has them.
 Result<Jwk> jwk_from_pkey(const EVP_PKEY* key, std::optional<KeyAlgorithm> wanted) {
@@ -113,6 +123,8 @@ Result<Jwk> jwk_from_pkey(const EVP_PKEY* key, std::optional<KeyAlgorithm> wante
     for (auto& [k, v] : priv_members.items()) priv[k] = v;
     std::string text = priv.dump();
     out.private_jwk = Secret(std::move(text));
+    wipe_strings(priv);
+    wipe_strings(priv_members);
   }
   return out;
 }
@@ -182,8 +194,7 @@ Jwk with_kid(const Jwk& key, std::string kid) {
     priv["kid"] = kid;
     std::string text = priv.dump();
     out.private_jwk = Secret(std::move(text));
-    for (auto& [k, v] : priv.items())
-      if (v.is_string()) explicit_bzero(v.get_ref<std::string&>().data(), v.get_ref<std::string&>().size());
+    wipe_strings(priv);
   }
   return out;
 }
@@ -284,6 +295,7 @@ Result<Jwk> parse_jwk(const json& j) {
     if (*kty == "OKP" && b64_len(j, "d") != 32u) return make_error("d: expected 32 bytes");
     std::string text = priv.dump();
     out.private_jwk = Secret(std::move(text));
+    wipe_strings(priv);
   }
   return out;
 }

@@ -39,22 +39,25 @@ Result<void> KeyRotation::adopt(std::string_view jwks, std::string_view signing_
                                   [&](const Jwk& k) { return k.kid == signer->kid; });
   if (!listed) return make_error("the previous signing key is not in the previous JWKS");
 
-  std::vector<Key> keys;
+  std::vector<Key> ours, foreign;
   for (auto& k : doc->keys) {
-    auto at = kid_activation(k.kid);
     if (k.kid == signer->kid) continue;
+    auto at = kid_activation(k.kid);
+    // A kid without a schedule: treat it as retired now (a full retention).
+    if (!at) {
+      foreign.push_back({std::move(k), TimePoint{}, now});
+      continue;
+    }
     // A prepared successor's private half died with the old process: drop it.
-    if (at && *at > *signer_at) continue;
-    // A foreign kid has no schedule: keep it for a full retention from now.
-    keys.push_back({std::move(k), at.value_or(now - config_.rotate_every), std::nullopt});
+    if (*at > *signer_at) continue;
+    ours.push_back({std::move(k), *at, std::nullopt});
   }
-  keys.push_back({std::move(*signer), *signer_at, std::nullopt});
-  std::stable_sort(keys.begin(), keys.end(),
+  ours.push_back({std::move(*signer), *signer_at, std::nullopt});
+  std::stable_sort(ours.begin(), ours.end(),
                    [](const Key& a, const Key& b) { return a.activates_at < b.activates_at; });
-  for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
-    keys[i].retires_at = keys[i + 1].activates_at;
-    if (!kid_activation(keys[i].key.kid)) keys[i].retires_at = now;
-  }
+  for (std::size_t i = 0; i + 1 < ours.size(); ++i) ours[i].retires_at = ours[i + 1].activates_at;
+  std::vector<Key> keys = std::move(foreign);
+  for (auto& k : ours) keys.push_back(std::move(k));
   keys_ = std::move(keys);
   published_kid_ = keys_.back().key.kid;
   published_jwks_ = public_jwks();
