@@ -239,6 +239,44 @@ TEST_F(JwksOverHttps, TlsIsVerified) {
   EXPECT_EQ(std::get<JwksFetchError>(r).http_status, 0);
 }
 
+// ---- an independent implementation -------------------------------------------------
+
+// PyJWT (python3-jwt) verifies a token our signer made against the JWKS,
+// signs with the private JWK, and verifies that too. Returns its verdict.
+std::string pyjwt_interop(const fs::path& dir, const std::string& jwks, std::string_view private_jwk,
+                          const std::string& token) {
+  std::ofstream(dir / "jwks.json") << jwks;
+  std::ofstream(dir / "private.json") << private_jwk;
+  int rc = -1;
+  {
+    Child py({TOKENWELL_PYTHON3, TOKENWELL_PYJWT_INTEROP, (dir / "jwks.json").string(),
+              (dir / "private.json").string(), token},
+             dir / "pyjwt.out");
+    rc = py.wait_exit(30000);
+  }
+  fs::remove(dir / "private.json");
+  const std::string out = slurp(dir / "pyjwt.out");
+  fs::remove(dir / "pyjwt.out");
+  return rc == 0 ? "ok" : "exit " + std::to_string(rc) + ": " + out;
+}
+
+TEST(PyJwtInterop, KeysOfEveryAlgorithmWorkInPyJwt) {
+  tw::testing::TempDir dir;
+  for (auto alg : {KeyAlgorithm::ES256, KeyAlgorithm::RS256, KeyAlgorithm::PS256, KeyAlgorithm::EdDSA}) {
+    SCOPED_TRACE(std::string(jwa_name(alg)));
+    auto key = generate_jwk(alg);
+    ASSERT_TRUE(key);
+    const std::string token =
+        test::sign_jwt(std::string(key->private_jwk.reveal()), {{"exp", std::time(nullptr) + 300}});
+    EXPECT_EQ(pyjwt_interop(dir.path(), jwks_json({key->public_jwk}), key->private_jwk.reveal(), token), "ok");
+  }
+  // And it is a real check: a token from another key does not pass.
+  auto a = generate_jwk(KeyAlgorithm::ES256);
+  auto b = generate_jwk(KeyAlgorithm::ES256);
+  const std::string foreign = test::sign_jwt(std::string(b->private_jwk.reveal()), {{"exp", std::time(nullptr) + 300}});
+  EXPECT_NE(pyjwt_interop(dir.path(), jwks_json({a->public_jwk}), a->private_jwk.reveal(), foreign), "ok");
+}
+
 // ---- the real agent ---------------------------------------------------------------
 
 class AgentWithKeysets : public ::testing::Test {
@@ -381,6 +419,7 @@ TEST_F(AgentWithKeysets, AllThreeSourcesArePublishedInTheContractFormat) {
     const std::string token = test::sign_jwt(std::string(e.signing_key.reveal()),
                                              {{"sub", "x"}, {"exp", std::time(nullptr) + 300}});
     EXPECT_TRUE(test::verify_jwt(token, e.jwks, std::time(nullptr)));
+    EXPECT_EQ(pyjwt_interop(dir.path(), e.jwks, e.signing_key.reveal(), token), "ok");
   }
 }
 
