@@ -23,6 +23,8 @@
 #include "tokenwell/agent/segment_writer.hpp"
 #include "tokenwell/tokenwell.h"
 
+#include "keyset_runner.hpp"
+
 namespace tw {
 namespace {
 
@@ -213,6 +215,7 @@ struct Agent::Impl final : ApiBackend {
   std::unique_ptr<SegmentWriter> writer;
   tokenwell* reader = nullptr;  // the agent reads its own segment for the API
   std::map<std::string, std::shared_ptr<CredentialRunner>> runners;
+  std::map<std::string, std::shared_ptr<KeysetRunner>> keyset_runners;
   std::unique_ptr<DirectoryWatcher> watcher;
   std::unique_ptr<SocketApi> socket_api;
   std::unique_ptr<HealthListener> health;
@@ -250,6 +253,68 @@ struct Agent::Impl final : ApiBackend {
     pending.has_value = false;
     if (auto r = writer->publish(c.name, pending); !r)
       log::error("cannot publish", {{"credential", c.name}, {"error", r.error().message}});
+  }
+
+  void announce(const KeysetConfig& k) {
+    if (writer->entry(k.name)) return;
+    SlotValue pending;
+    pending.kind = SlotKind::keyset;
+    pending.has_value = false;
+    if (auto r = writer->publish(k.name, pending); !r)
+      log::error("cannot publish", {{"keyset", k.name}, {"error", r.error().message}});
+  }
+
+  // The value a keyset had in the segment (a previous run's), for adoption.
+  std::optional<KeysetValue> previous_keyset(const std::string& name) const {
+    auto stored = writer->keyset(name);
+    if (!stored) return std::nullopt;
+    return KeysetValue{std::move(stored->jwks), std::move(stored->signing_key), 0};
+  }
+
+  Result<std::uint64_t> publish_keyset_value(const std::string& name, const KeysetValue& value) {
+    SlotValue v;
+    v.kind = SlotKind::keyset;
+    v.secret = value.signing_key.reveal();
+    v.public_data = value.jwks;
+    v.expires_at = 0;
+    return writer->publish(name, v);
+  }
+
+  void publish_keyset(const KeysetConfig& k, const KeysetValue& value) {
+    auto gen = publish_keyset_value(k.name, value);
+    if (!gen) {
+      log::error("cannot publish", {{"keyset", k.name}, {"error", gen.error().message}});
+      return;
+    }
+    log::info("published", {{"keyset", k.name},
+                            {"generation", *gen},
+                            {"keys", static_cast<std::int64_t>(value.keys)},
+                            {"signs", !value.signing_key.empty()}});
+    if (socket_api) socket_api->notify_published();
+  }
+
+  // --- keysets ---------------------------------------------------------------
+  void add_keyset(const KeysetConfig& k) {
+    auto previous = previous_keyset(k.name);
+    announce(k);
+    metrics.keyset_added(k.name);
+    auto runner = make_keyset_runner(io, k, clock, metrics, fetches_in_flight, std::move(previous),
+                                     [this](const KeysetConfig& c, const KeysetValue& v) { publish_keyset(c, v); });
+    if (auto dir = runner->watched_directory()) {
+      if (auto w = watcher->watch(*dir); !w)
+        log::warn("cannot watch; key files are re-read only on POST /v1/keysets/NAME/refresh",
+                  {{"keyset", k.name}, {"error", w.error().message}});
+    }
+    keyset_runners[k.name] = runner;
+    runner->start();
+  }
+
+  void remove_keyset(const std::string& name) {
+    auto it = keyset_runners.find(name);
+    if (it == keyset_runners.end()) return;
+    it->second->stop();
+    keyset_runners.erase(it);
+    metrics.keyset_removed(name);
   }
 
   void publish(CredentialRunner& runner) {
@@ -303,6 +368,8 @@ struct Agent::Impl final : ApiBackend {
       if (std::get<FileSourceConfig>(runner->config().settings).path.parent_path() == dir)
         runner->fetch_now();
     }
+    for (auto& [name, runner] : keyset_runners)
+      if (runner->watched_directory() == dir) runner->on_directory_changed();
   }
 
   // --- reload ------------------------------------------------------------------
@@ -339,6 +406,24 @@ struct Agent::Impl final : ApiBackend {
       add_runner(c);
       log::info(changed ? "credential changed" : "credential added", {{"credential", c.name}});
     }
+    std::map<std::string, const KeysetConfig*> wanted_keysets;
+    for (const auto& k : next.keysets) wanted_keysets[k.name] = &k;
+    std::vector<std::string> removed_keysets;
+    for (const auto& [name, runner] : keyset_runners)
+      if (!wanted_keysets.count(name)) removed_keysets.push_back(name);
+    for (const auto& name : removed_keysets) {
+      remove_keyset(name);
+      if (auto r = writer->remove(name); !r) log::error("cannot remove", {{"keyset", name}});
+      log::info("keyset removed", {{"keyset", name}});
+    }
+    for (const auto& k : next.keysets) {
+      auto it = keyset_runners.find(k.name);
+      if (it != keyset_runners.end() && it->second->config().fingerprint == k.fingerprint) continue;
+      const bool changed = it != keyset_runners.end();
+      if (changed) remove_keyset(k.name);  // its keys stay published (and are adopted) until replaced
+      add_keyset(k);
+      log::info(changed ? "keyset changed" : "keyset added", {{"keyset", k.name}});
+    }
     log::init({next.log.format, next.log.level});
     config = std::move(next);
     metrics.config_reloaded(true);
@@ -373,6 +458,7 @@ struct Agent::Impl final : ApiBackend {
     signals.cancel();
     heartbeat_timer.cancel();
     for (auto& [name, runner] : runners) runner->stop();
+    for (auto& [name, runner] : keyset_runners) runner->stop();
     if (watcher) watcher->close();
     if (socket_api) socket_api->stop([this] { --listeners_open; });
     if (health) health->stop([this] { --listeners_open; });
@@ -420,6 +506,7 @@ struct Agent::Impl final : ApiBackend {
     }
     watcher = std::make_unique<DirectoryWatcher>(io, [this](const auto& dir) { on_directory_changed(dir); });
     for (const auto& c : config.credentials) add_runner(c);
+    for (const auto& k : config.keysets) add_keyset(k);
     signals.add(SIGTERM);
     signals.add(SIGINT);
     signals.add(SIGHUP);
@@ -427,6 +514,7 @@ struct Agent::Impl final : ApiBackend {
     heartbeat();
     log::info("started", {{"runtime_dir", config.runtime_dir.string()},
                           {"credentials", config.credentials.size()},
+                          {"keysets", config.keysets.size()},
                           {"listen", health ? ":" + std::to_string(health->port()) : "off"},
                           {"version", TOKENWELL_VERSION_STRING}});
     io.run();  // returns once stop() has let every listener and timer finish
@@ -455,6 +543,8 @@ struct Agent::Impl final : ApiBackend {
                 : (info.expires_at != 0 && info.expires_at <= now) ? State::expired
                                                                     : State::valid;
       if (auto it = runners.find(info.name); it != runners.end()) e.source = it->second->config().source;
+      if (auto it = keyset_runners.find(info.name); it != keyset_runners.end())
+        e.source = it->second->config().source;
       out.push_back(std::move(e));
     }
     std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
@@ -477,9 +567,32 @@ struct Agent::Impl final : ApiBackend {
     return v;
   }
 
-  Lookup<std::string> jwks(std::string_view) const override { return Missing::unknown_name; }
-  RefreshReply request_keyset_refresh(std::string_view) override {
-    return {RefreshAnswer::unknown_name, std::chrono::seconds(0)};
+  Lookup<std::string> jwks(std::string_view name) const override {
+    const std::string n(name);
+    auto info = writer->entry(n);
+    if (!info || info->kind != SlotKind::keyset) return Missing::unknown_name;
+    std::string buf(64 * 1024, '\0');
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      size_t len = 0;
+      const int rc = tokenwell_read_public(reader, n.c_str(), buf.data(), buf.size(), &len, nullptr);
+      if (rc == TOKENWELL_OK) {
+        buf.resize(len);
+        return buf;
+      }
+      if (rc == TOKENWELL_ETOOSMALL) {
+        buf.resize(len + 1);
+        continue;
+      }
+      if (rc == TOKENWELL_ENOTFOUND) return Missing::unknown_name;
+      return Missing::no_valid_value;
+    }
+    return Missing::no_valid_value;
+  }
+
+  RefreshReply request_keyset_refresh(std::string_view name) override {
+    auto it = keyset_runners.find(std::string(name));
+    if (it == keyset_runners.end()) return {RefreshAnswer::unknown_name, std::chrono::seconds(0)};
+    return it->second->request_refresh();
   }
 
   Readiness readiness() const override {
@@ -531,6 +644,24 @@ int Agent::run_once() {
       continue;
     }
     log::info("published", {{"credential", c.name}, {"generation", *gen}});
+  }
+  for (const auto& k : d.config.keysets) {
+    auto previous = d.previous_keyset(k.name);
+    d.announce(k);
+    auto value = load_keyset_once(k, d.clock, std::move(previous));
+    if (!value) {
+      ++failed;
+      log::error("keyset failed", {{"keyset", k.name}, {"error", value.error().message}});
+      continue;
+    }
+    auto gen = d.publish_keyset_value(k.name, *value);
+    if (!gen) {
+      ++failed;
+      log::error("cannot publish", {{"keyset", k.name}, {"error", gen.error().message}});
+      continue;
+    }
+    log::info("published", {{"keyset", k.name}, {"generation", *gen},
+                            {"keys", static_cast<std::int64_t>(value->keys)}});
   }
   return failed ? 1 : 0;
 }

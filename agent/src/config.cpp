@@ -123,16 +123,134 @@ Result<CredentialConfig> parse_credential(const json& j, const std::string& path
   return CredentialConfig{name, *source, refresh, std::move(settings), j.dump()};
 }
 
+std::string human(std::chrono::milliseconds d) {
+  using namespace std::chrono;
+  if (d.count() % 3'600'000 == 0) return std::to_string(d.count() / 3'600'000) + "h";
+  if (d.count() % 60'000 == 0) return std::to_string(d.count() / 60'000) + "m";
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(d.count()) + "ms";
+}
+
+Result<std::string> https_url(const JsonObject& o, std::string_view key) {
+  TW_TRY(url, o.string(key));
+  if (!url) return std::string();
+  if (!url->starts_with("https://") || url->size() <= 8)
+    return o.error(key, "must be an https:// URL");
+  return *url;
+}
+
+Result<KeysetSettings> parse_jwks_keyset(const JsonObject& o) {
+  if (auto only = o.only({"name", "source", "issuer", "jwks_uri", "ca_file", "refresh", "timeout"}); !only)
+    return only.error();
+  JwksKeysetConfig c;
+  TW_TRY(issuer, https_url(o, "issuer"));
+  TW_TRY(jwks_uri, https_url(o, "jwks_uri"));
+  if (issuer.empty() == jwks_uri.empty())
+    return o.error("issuer", "exactly one of issuer (OIDC discovery) or jwks_uri is required");
+  c.issuer = issuer;
+  c.jwks_uri = jwks_uri;
+  TW_TRY(ca_file, o.string("ca_file"));
+  if (ca_file) {
+    c.ca_file = *ca_file;
+    if (!c.ca_file.is_absolute()) return o.error("ca_file", "must be an absolute path");
+  }
+  TW_TRY(timeout, o.duration("timeout"));
+  if (timeout) c.timeout = *timeout;
+  if (c.timeout < std::chrono::milliseconds(100) || c.timeout > std::chrono::minutes(5))
+    return o.error("timeout", "must be between 100ms and 5m");
+  TW_TRY(block, o.object("refresh"));
+  if (block) {
+    const JsonObject& r = *block;
+    if (auto only = r.only({"min", "max", "default", "cooldown", "retry_min", "retry_max"}); !only)
+      return only.error();
+    TW_TRY(min, r.duration("min"));
+    TW_TRY(max, r.duration("max"));
+    TW_TRY(def, r.duration("default"));
+    TW_TRY(cooldown, r.duration("cooldown"));
+    TW_TRY(retry_min, r.duration("retry_min"));
+    TW_TRY(retry_max, r.duration("retry_max"));
+    if (min) c.refresh_min = *min;
+    if (max) c.refresh_max = *max;
+    if (def) c.refresh_default = *def;
+    if (cooldown) c.cooldown = *cooldown;
+    if (retry_min) c.retry_min = *retry_min;
+    if (retry_max) c.retry_max = *retry_max;
+    if (c.refresh_min < std::chrono::seconds(1)) return r.error("min", "must be at least 1s");
+    if (c.refresh_max < c.refresh_min) return r.error("max", "must not be shorter than min");
+    if (c.refresh_default < c.refresh_min || c.refresh_default > c.refresh_max)
+      return r.error("default", "must lie between min and max");
+    if (c.cooldown < std::chrono::seconds(1)) return r.error("cooldown", "must be at least 1s");
+    if (c.retry_min < std::chrono::milliseconds(10)) return r.error("retry_min", "must be at least 10ms");
+    if (c.retry_max < c.retry_min) return r.error("retry_max", "must not be shorter than retry_min");
+  }
+  return KeysetSettings{std::move(c)};
+}
+
+Result<KeysetSettings> parse_key_files_keyset(const JsonObject& o) {
+  if (auto only = o.only({"name", "source", "directory"}); !only) return only.error();
+  TW_TRY(directory, o.string("directory"));
+  if (!directory) return o.error("directory", "required: the directory holding the key files");
+  KeyFilesKeysetConfig c;
+  c.directory = *directory;
+  if (!c.directory.is_absolute()) return o.error("directory", "must be an absolute path");
+  return KeysetSettings{std::move(c)};
+}
+
+Result<KeysetSettings> parse_generated_keyset(const JsonObject& o) {
+  if (auto only = o.only({"name", "source", "algorithm", "rotate_every", "publish_ahead", "retain",
+                          "max_token_lifetime", "leeway"});
+      !only)
+    return only.error();
+  GeneratedKeysetConfig c;
+  TW_TRY(algorithm, o.string("algorithm"));
+  if (algorithm) {
+    static const std::map<std::string, KeyAlgorithm> names = {
+        {"ES256", KeyAlgorithm::ES256}, {"RS256", KeyAlgorithm::RS256}, {"PS256", KeyAlgorithm::PS256},
+        {"EdDSA", KeyAlgorithm::EdDSA}, {"Ed25519", KeyAlgorithm::EdDSA}};
+    auto it = names.find(*algorithm);
+    if (*algorithm == "HS256")
+      return o.error("algorithm", "HS256 keys are symmetric and cannot be published in a public JWKS "
+                                  "(expected ES256, RS256, PS256 or EdDSA)");
+    if (it == names.end())
+      return o.error("algorithm", "unknown algorithm '" + *algorithm + "' (expected ES256, RS256, PS256 or EdDSA)");
+    c.algorithm = it->second;
+  }
+  TW_TRY(rotate_every, o.duration("rotate_every"));
+  TW_TRY(publish_ahead, o.duration("publish_ahead"));
+  TW_TRY(retain, o.duration("retain"));
+  TW_TRY(max_token_lifetime, o.duration("max_token_lifetime"));
+  TW_TRY(leeway, o.duration("leeway"));
+  if (rotate_every) c.rotate_every = *rotate_every;
+  if (publish_ahead) c.publish_ahead = *publish_ahead;
+  if (retain) c.retain = *retain;
+  if (max_token_lifetime) c.max_token_lifetime = *max_token_lifetime;
+  if (leeway) c.leeway = *leeway;
+  if (c.rotate_every < std::chrono::seconds(10)) return o.error("rotate_every", "must be at least 10s");
+  if (c.publish_ahead <= std::chrono::milliseconds(0))
+    return o.error("publish_ahead", "must be positive: verifiers need the key before it signs");
+  if (c.rotate_every <= c.publish_ahead) return o.error("rotate_every", "must be longer than publish_ahead");
+  if (c.max_token_lifetime <= std::chrono::milliseconds(0))
+    return o.error("max_token_lifetime", "must be positive");
+  if (c.retain < c.max_token_lifetime + c.leeway)
+    return o.error("retain", "must be at least max_token_lifetime + leeway (" +
+                                 human(c.max_token_lifetime + c.leeway) +
+                                 ") so a token signed just before a rotation verifies until it expires");
+  return KeysetSettings{std::move(c)};
+}
+
 Result<KeysetConfig> parse_keyset(const json& j, const std::string& path) {
   if (!j.is_object()) return make_error(path + ": expected an object, got " + j.type_name());
   JsonObject o(j, path);
   TW_TRY(name, entry_name(o));
   TW_TRY(source, o.string("source"));
   if (!source) return o.error("source", "required (one of jwks, key_files, generated)");
-  if (*source == "jwks" || *source == "key_files" || *source == "generated")
-    return o.error("source", "'" + *source + "' is not supported by this build yet");
-  return o.error("source",
-                 "unknown source '" + *source + "' (expected one of jwks, key_files, generated)");
+  Result<KeysetSettings> settings = make_error("");
+  if (*source == "jwks") settings = parse_jwks_keyset(o);
+  else if (*source == "key_files") settings = parse_key_files_keyset(o);
+  else if (*source == "generated") settings = parse_generated_keyset(o);
+  else return o.error("source", "unknown source '" + *source + "' (expected one of jwks, key_files, generated)");
+  if (!settings) return settings.error();
+  return KeysetConfig{name, *source, std::move(*settings), j.dump()};
 }
 
 template <typename Id>
@@ -281,6 +399,17 @@ std::vector<std::string> check_config_files(const AgentConfig& config) {
           }
         },
         cred.settings);
+  }
+  for (std::size_t i = 0; i < config.keysets.size(); ++i) {
+    const std::string path = "keysets[" + std::to_string(i) + "]";
+    const auto& ks = config.keysets[i];
+    if (const auto* f = std::get_if<KeyFilesKeysetConfig>(&ks.settings)) {
+      if (access(f->directory.c_str(), R_OK | X_OK) != 0)
+        lines.push_back(path + ".directory: " + f->directory.string() + ": directory not readable");
+    } else if (const auto* w = std::get_if<JwksKeysetConfig>(&ks.settings)) {
+      if (!w->ca_file.empty() && access(w->ca_file.c_str(), R_OK) != 0)
+        lines.push_back(path + ".ca_file: " + w->ca_file.string() + ": file not readable");
+    }
   }
   return lines;
 }

@@ -497,6 +497,15 @@ std::optional<SlotInfo> SegmentWriter::entry(std::string_view name) const {
   return info_of(CopyImage::snapshot(impl_->map, it->second));
 }
 
+std::optional<StoredKeyset> SegmentWriter::keyset(std::string_view name) const {
+  auto it = impl_->slots.find(std::string(name));
+  if (it == impl_->slots.end()) return std::nullopt;
+  const CopyImage img = CopyImage::snapshot(impl_->map, it->second);
+  const auto& h = img.header();
+  if (h.kind != TW_SEG_KIND_KEYSET || !(h.flags & TW_SEG_COPY_HAS_VALUE)) return std::nullopt;
+  return StoredKeyset{std::string(img.field(3)), Secret(std::string(img.field(2)))};
+}
+
 SegmentLayout SegmentWriter::layout() const {
   return {impl_->map.slot_count, impl_->map.capacity()};
 }

@@ -114,7 +114,7 @@ TEST_F(HealthListenerTest, PromtoolAcceptsARealScrape) {
   metrics.credential_refreshed("redis", 1'700'003'600, std::chrono::milliseconds(31));
   metrics.credential_refresh_failed("redis", 1, std::chrono::seconds(10));
   metrics.keyset_refreshed("keys", 2);
-  metrics.keyset_refresh_failed("keys");
+  metrics.keyset_refresh_failed("keys", 1);
   metrics.socket_request("/v1/credentials/{name}", 200);
   metrics.socket_denied();
   metrics.socket_connections(3);

@@ -99,10 +99,21 @@ TEST_F(MetricsTest, KeysetsCountKeysAndRefreshesAndAreRemovable) {
   metrics.keyset_added("sessions");
   EXPECT_FALSE(value(R"(tokenwell_keyset_keys{keyset="sessions"})"));
   metrics.keyset_refreshed("sessions", 3);
-  metrics.keyset_refresh_failed("sessions");
+  metrics.keyset_refresh_failed("sessions", 1);
   EXPECT_EQ(value(R"(tokenwell_keyset_keys{keyset="sessions"})"), 3);
   EXPECT_EQ(value(R"(tokenwell_keyset_refresh_total{keyset="sessions",result="success"})"), 1);
   EXPECT_EQ(value(R"(tokenwell_keyset_refresh_total{keyset="sessions",result="failure"})"), 1);
+  EXPECT_EQ(value(R"(tokenwell_keyset_consecutive_failures{keyset="sessions"})"), 1);
+  EXPECT_EQ(value(R"(tokenwell_keyset_last_success_timestamp_seconds{keyset="sessions"})"), kNow);
+  metrics.keyset_refreshed("sessions", 2, 1);
+  EXPECT_EQ(value(R"(tokenwell_keyset_consecutive_failures{keyset="sessions"})"), 0);
+  EXPECT_EQ(value(R"(tokenwell_keyset_skipped_keys{keyset="sessions"})"), 1);
+  metrics.keyset_refresh_requested("sessions", true);
+  metrics.keyset_refresh_requested("sessions", false);
+  metrics.keyset_refresh_requested("sessions", false);
+  EXPECT_EQ(value(R"(tokenwell_keyset_refresh_requests_total{keyset="sessions",result="rate_limited"})"), 2);
+  metrics.keyset_signing_key_activated("sessions", 1234);
+  EXPECT_EQ(value(R"(tokenwell_keyset_signing_key_activated_timestamp_seconds{keyset="sessions"})"), 1234);
   metrics.keyset_removed("sessions");
   EXPECT_EQ(metrics.scrape().find("sessions"), std::string::npos);
 }

@@ -92,7 +92,26 @@ struct Metrics::Impl {
       "Keys in the keyset's published JWKS. Absent until the keyset was first fetched.");
   Family<Counter>& keyset_refreshes = counter(
       registry, "tokenwell_keyset_refresh_total",
-      "Refresh attempts of a keyset by result (success: a new JWKS was published).");
+      "Refresh attempts of a keyset by result (success: a usable key set was fetched, read "
+      "or rotated; failure: the last good set stays published).");
+  Family<Gauge>& keyset_consecutive_failures = gauge(
+      registry, "tokenwell_keyset_consecutive_failures",
+      "Refreshes of a keyset that failed in a row since its last success; 0 when the last "
+      "refresh succeeded.");
+  Family<Gauge>& keyset_last_success = gauge(
+      registry, "tokenwell_keyset_last_success_timestamp_seconds",
+      "When a refresh of the keyset last succeeded, in unix seconds. Absent until then.");
+  Family<Gauge>& keyset_skipped = gauge(
+      registry, "tokenwell_keyset_skipped_keys",
+      "Keys (jwks) or key files (key_files) left out of the keyset's last successful refresh "
+      "because they were unusable (unknown kty, bad encoding, unreadable file).");
+  Family<Counter>& keyset_refresh_requests = counter(
+      registry, "tokenwell_keyset_refresh_requests_total",
+      "POST /v1/keysets/NAME/refresh by result (accepted, rate_limited: inside the cooldown).");
+  Family<Gauge>& keyset_signing_key_activated = gauge(
+      registry, "tokenwell_keyset_signing_key_activated_timestamp_seconds",
+      "When the keyset's current signing key started signing (generated keysets), in unix "
+      "seconds; time() minus it is the signing key's age.");
 
   // --- the Unix socket API
   Family<Counter>& socket_requests = counter(
@@ -140,6 +159,12 @@ struct Metrics::Impl {
     Counter* success = nullptr;
     Counter* failure = nullptr;
     Gauge* keys = nullptr;
+    Gauge* consecutive_failures = nullptr;
+    Gauge* last_success = nullptr;
+    Gauge* skipped = nullptr;
+    Counter* accepted = nullptr;
+    Counter* rate_limited = nullptr;
+    Gauge* activated = nullptr;
   };
   std::map<std::string, CredentialSeries, std::less<>> credentials;
   std::map<std::string, KeysetSeries, std::less<>> keysets;
@@ -167,6 +192,10 @@ struct Metrics::Impl {
     KeysetSeries s;
     s.success = &keyset_refreshes.Add({{"keyset", n}, {"result", "success"}});
     s.failure = &keyset_refreshes.Add({{"keyset", n}, {"result", "failure"}});
+    s.consecutive_failures = &keyset_consecutive_failures.Add({{"keyset", n}});
+    s.skipped = &keyset_skipped.Add({{"keyset", n}});
+    s.accepted = &keyset_refresh_requests.Add({{"keyset", n}, {"result", "accepted"}});
+    s.rate_limited = &keyset_refresh_requests.Add({{"keyset", n}, {"result", "rate_limited"}});
     return keysets.emplace(n, s).first->second;
   }
 };
@@ -262,20 +291,47 @@ void Metrics::keyset_removed(std::string_view keyset) {
   drop(impl_->keyset_refreshes, it->second.success);
   drop(impl_->keyset_refreshes, it->second.failure);
   drop(impl_->keyset_keys, it->second.keys);
+  drop(impl_->keyset_consecutive_failures, it->second.consecutive_failures);
+  drop(impl_->keyset_last_success, it->second.last_success);
+  drop(impl_->keyset_skipped, it->second.skipped);
+  drop(impl_->keyset_refresh_requests, it->second.accepted);
+  drop(impl_->keyset_refresh_requests, it->second.rate_limited);
+  drop(impl_->keyset_signing_key_activated, it->second.activated);
   impl_->keysets.erase(it);
 }
 
-void Metrics::keyset_refreshed(std::string_view keyset, std::size_t keys) {
+void Metrics::keyset_refreshed(std::string_view keyset, std::size_t keys, std::size_t skipped) {
   std::lock_guard lock(impl_->mutex);
   Impl::KeysetSeries& s = impl_->keyset(keyset);
   s.success->Increment();
   if (s.keys == nullptr) s.keys = &impl_->keyset_keys.Add({{"keyset", std::string(keyset)}});
   s.keys->Set(static_cast<double>(keys));
+  s.consecutive_failures->Set(0);
+  s.skipped->Set(static_cast<double>(skipped));
+  if (s.last_success == nullptr)
+    s.last_success = &impl_->keyset_last_success.Add({{"keyset", std::string(keyset)}});
+  s.last_success->Set(impl_->now());
 }
 
-void Metrics::keyset_refresh_failed(std::string_view keyset) {
+void Metrics::keyset_refresh_failed(std::string_view keyset, unsigned consecutive_failures) {
   std::lock_guard lock(impl_->mutex);
-  impl_->keyset(keyset).failure->Increment();
+  Impl::KeysetSeries& s = impl_->keyset(keyset);
+  s.failure->Increment();
+  s.consecutive_failures->Set(consecutive_failures);
+}
+
+void Metrics::keyset_refresh_requested(std::string_view keyset, bool accepted) {
+  std::lock_guard lock(impl_->mutex);
+  Impl::KeysetSeries& s = impl_->keyset(keyset);
+  (accepted ? s.accepted : s.rate_limited)->Increment();
+}
+
+void Metrics::keyset_signing_key_activated(std::string_view keyset, std::int64_t activated_at) {
+  std::lock_guard lock(impl_->mutex);
+  Impl::KeysetSeries& s = impl_->keyset(keyset);
+  if (s.activated == nullptr)
+    s.activated = &impl_->keyset_signing_key_activated.Add({{"keyset", std::string(keyset)}});
+  s.activated->Set(static_cast<double>(activated_at));
 }
 
 void Metrics::socket_request(std::string_view route, unsigned status) {

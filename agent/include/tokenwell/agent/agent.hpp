@@ -11,6 +11,7 @@
 // on the loop, and fetches on a worker thread of their own, so a hanging IdP
 // for one credential never delays another. The loop itself only waits on
 // timers, signals, inotify and sockets: an idle agent uses no CPU.
+// Keysets have runners too (agent/src/keyset_runner.hpp; docs/keysets.md).
 // Not thread-safe: construct, run and destroy on one thread.
 #pragma once
 
@@ -33,7 +34,7 @@ class Agent {
   // graceful stop, 1 when the segment or a listener cannot be opened).
   int run();
 
-  // Fetches every credential once, publishes what it got, returns 0 if all
+  // Fetches every credential and keyset once, publishes what it got, returns 0 if all
   // succeeded, 1 otherwise. For Jobs and init containers.
   int run_once();
 

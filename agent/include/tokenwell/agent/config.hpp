@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tokenwell/agent/entra_config.hpp"
+#include "tokenwell/agent/keyset_config.hpp"
 #include "tokenwell/agent/refresh_policy.hpp"
 #include "tokenwell/agent/result.hpp"
 
@@ -40,12 +41,6 @@ struct CredentialConfig {
   RefreshSettings refresh;
   SourceSettings settings;
   std::string fingerprint;  // the entry's canonical JSON: equal <=> unchanged
-};
-
-struct KeysetConfig {
-  std::string name;
-  std::string source;
-  std::string fingerprint;
 };
 
 struct LogConfig {

@@ -29,6 +29,7 @@
 
 #include "tokenwell/agent/clock.hpp"
 #include "tokenwell/agent/result.hpp"
+#include "tokenwell/agent/secret.hpp"
 
 namespace tw {
 
@@ -57,6 +58,13 @@ struct SlotInfo {
   std::int64_t expires_at = 0;
   std::uint64_t generation = 0;
   bool has_value = false;
+};
+
+// A keyset entry as published: its public JWKS and its private signing key
+// (empty for verify-only keysets).
+struct StoredKeyset {
+  std::string jwks;
+  Secret signing_key;
 };
 
 // Points in a publish where a test may stop the writer (to kill it there).
@@ -97,6 +105,9 @@ class SegmentWriter {
   // Every occupied slot, without secrets.
   std::vector<SlotInfo> entries() const;
   std::optional<SlotInfo> entry(std::string_view name) const;
+  // The keyset `name` as the segment holds it (a previous run's, after
+  // adoption), or nullopt when it is not a keyset with a value.
+  std::optional<StoredKeyset> keyset(std::string_view name) const;
 
   SegmentLayout layout() const;
   const std::filesystem::path& path() const;

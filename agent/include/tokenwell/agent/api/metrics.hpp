@@ -65,8 +65,14 @@ class Metrics {
   // --- Keysets (label `keyset`) -------------------------------------------
   void keyset_added(std::string_view keyset);
   void keyset_removed(std::string_view keyset);
-  void keyset_refreshed(std::string_view keyset, std::size_t keys);
-  void keyset_refresh_failed(std::string_view keyset);
+  // A refresh succeeded: `keys` are published, `skipped` keys or files were
+  // left out as unusable.
+  void keyset_refreshed(std::string_view keyset, std::size_t keys, std::size_t skipped = 0);
+  void keyset_refresh_failed(std::string_view keyset, unsigned consecutive_failures);
+  // POST /v1/keysets/NAME/refresh: accepted, or refused inside the cooldown.
+  void keyset_refresh_requested(std::string_view keyset, bool accepted);
+  // A generated keyset's signing key started signing at `activated_at` (unix seconds).
+  void keyset_signing_key_activated(std::string_view keyset, std::int64_t activated_at);
 
   // --- The Unix socket API (SocketApi records these) ---------------------
   // `route` is the route template ("/v1/credentials/{name}"), or "other".
