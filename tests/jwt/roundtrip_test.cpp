@@ -3,7 +3,10 @@
 // segment written by the agent's SegmentWriter.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "jwt_test_util.hpp"
 #include "segment/test_util.hpp"
@@ -212,6 +215,32 @@ TEST_F(SegmentKeysets, AnHmacKeyReplacedUnderTheSameKidIsSeenAtOnce) {
   replaced["k"] = b64(std::string(32, 'z'));
   publish_keyset("hmac", R"({"keys":[]})", replaced.dump());
   EXPECT_EQ(tokenwell_jwt_verify(tw, "hmac", token, nullptr, nullptr, 0, nullptr), TOKENWELL_JWT_ESIGNATURE);
+}
+
+TEST_F(SegmentKeysets, ThreadsVerifyWhileTheKeysetRotates) {
+  // Every published version of the keyset holds es-1, so every verify must
+  // succeed whatever version a thread's snapshot (and cache) sees.
+  const std::string with_rsa = jwks_of({"ES256", "RS256"});
+  const std::string with_eddsa = jwks_of({"EdDSA", "ES256"});
+  const std::string es_key = private_jwk("ES256");
+  publish_keyset("sessions", with_rsa, es_key);
+  open();
+  char buf[4096];
+  size_t len = 0;
+  ASSERT_EQ(tokenwell_jwt_sign(tw, "sessions", "{}", 600, buf, sizeof buf, &len), TOKENWELL_OK);
+  const std::string token(buf, len);
+
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 100; ++i)
+        if (tokenwell_jwt_verify(tw, "sessions", token.c_str(), nullptr, nullptr, 0, nullptr) != TOKENWELL_OK)
+          failures.fetch_add(1);
+    });
+  for (int i = 0; i < 50; ++i) publish_keyset("sessions", i % 2 ? with_rsa : with_eddsa, es_key);
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 }  // namespace
