@@ -137,6 +137,7 @@ class JwksOverHttps : public ::testing::Test {
   tw::testing::TempDir dir;
   JwksServer server{dir.path()};
   const TimePoint now{std::chrono::seconds(1'800'000'000)};
+  SimulatedClock clock{now};
 
   JwksKeysetConfig config(bool discovery = true) {
     JwksKeysetConfig c;
@@ -147,7 +148,7 @@ class JwksOverHttps : public ::testing::Test {
   }
   std::variant<FetchedJwks, JwksFetchError> fetch(const JwksKeysetConfig& c) {
     CurlHttpClient http({.ca_file = server.ca_file()});
-    return JwksFetcher(c, http).fetch();
+    return JwksFetcher(c, http, clock).fetch();
   }
 };
 
@@ -222,7 +223,13 @@ TEST_F(JwksOverHttps, EveryOutageKeepsTheLastSet) {
     EXPECT_EQ(state.current()->jwks, good);
     t = step.next_attempt;
   }
-  server.settings({{"fault", nullptr}, {"issuer_override", "https://impostor.example"}});
+  // Throttled: Retry-After is obeyed, whatever the backoff says.
+  server.settings({{"fault", "status"}, {"fault_status", 429}, {"retry_after", "120"}});
+  auto throttled = fetch(c);
+  ASSERT_TRUE(std::holds_alternative<JwksFetchError>(throttled));
+  EXPECT_EQ(std::get<JwksFetchError>(throttled).retry_after, 120s);
+  EXPECT_GE(state.on_result(std::move(throttled), t).next_attempt, t + 120s);
+  server.settings({{"fault", nullptr}, {"retry_after", nullptr}, {"issuer_override", "https://impostor.example"}});
   auto r = fetch(c);
   ASSERT_TRUE(std::holds_alternative<JwksFetchError>(r));
   EXPECT_NE(std::get<JwksFetchError>(r).message.find("issuer does not match"), std::string::npos);
@@ -234,7 +241,7 @@ TEST_F(JwksOverHttps, EveryOutageKeepsTheLastSet) {
 TEST_F(JwksOverHttps, TlsIsVerified) {
   auto c = config();
   CurlHttpClient http;  // without the test CA
-  auto r = JwksFetcher(c, http).fetch();
+  auto r = JwksFetcher(c, http, clock).fetch();
   ASSERT_TRUE(std::holds_alternative<JwksFetchError>(r));
   EXPECT_EQ(std::get<JwksFetchError>(r).http_status, 0);
 }
