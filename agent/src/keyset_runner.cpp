@@ -92,7 +92,7 @@ class JwksRunner final : public KeysetRunner, public std::enable_shared_from_thi
     state_.fetch_started(clock_.now());
     ++in_flight_count_;
     std::thread([self = shared_from_this(), http = http_, guard = asio::make_work_guard(io_)]() mutable {
-      auto result = JwksFetcher(self->settings_, *http).fetch();
+      auto result = JwksFetcher(self->settings_, *http, self->clock_).fetch();
       auto& io = self->io_;
       --self->in_flight_count_;
       asio::post(io, [self = std::move(self), result = std::move(result)]() mutable {
@@ -290,7 +290,7 @@ Result<KeysetValue> load_keyset_once(const KeysetConfig& config, const Clock& cl
                                      std::optional<KeysetValue> previous) {
   if (const auto* j = std::get_if<JwksKeysetConfig>(&config.settings)) {
     CurlHttpClient http({.ca_file = j->ca_file});
-    auto r = JwksFetcher(*j, http).fetch();
+    auto r = JwksFetcher(*j, http, clock).fetch();
     if (auto* e = std::get_if<JwksFetchError>(&r)) return make_error(e->message);
     auto& ok = std::get<FetchedJwks>(r);
     return KeysetValue{ok.jwks, Secret(), ok.keys};

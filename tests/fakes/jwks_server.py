@@ -10,6 +10,7 @@ Serves, on 127.0.0.1:
     POST /_admin/settings  body: {"cache_control": "max-age=600" | null,
                                   "fault": null | "status" | "malformed" | "down",
                                   "fault_status": 500,
+                                  "retry_after": "120" | null,   (sent with fault "status")
                                   "issuer_override": "https://other"}   (any subset)
     GET  /_admin/requests  [{"method", "path"}, ...] every HTTPS request so far
     DELETE /_admin/requests
@@ -97,6 +98,7 @@ class State:
         self.fault = None
         self.fault_status = 500
         self.issuer_override = None
+        self.retry_after = None
         self.requests = []
         self.issuer = ""
         self.jwks_uri = ""
@@ -126,12 +128,16 @@ class HttpsHandler(Quiet):
             STATE.requests.append({"method": "GET", "path": self.path})
             fault, status, cc = STATE.fault, STATE.fault_status, STATE.cache_control
             jwks, issuer = STATE.jwks, STATE.issuer_override or STATE.issuer
+            retry_after = STATE.retry_after
         if fault == "down":
             self.close_connection = True
             self.connection.shutdown(2)
             return
         if fault == "status":
-            return self.send(status, b'{"error":"injected"}', [("Content-Type", "application/json")])
+            headers = [("Content-Type", "application/json")]
+            if retry_after is not None:
+                headers.append(("Retry-After", retry_after))
+            return self.send(status, b'{"error":"injected"}', headers)
         if fault == "malformed":
             return self.send(200, b"<html>not json", [("Content-Type", "text/html")])
         if self.path == "/.well-known/openid-configuration":
@@ -180,6 +186,8 @@ class AdminHandler(Quiet):
                     STATE.fault = s["fault"]
                 if "fault_status" in s:
                     STATE.fault_status = int(s["fault_status"])
+                if "retry_after" in s:
+                    STATE.retry_after = s["retry_after"]
                 if "issuer_override" in s:
                     STATE.issuer_override = s["issuer_override"]
                 return self.send(200, b"{}")

@@ -137,6 +137,7 @@ class JwksOverHttps : public ::testing::Test {
   tw::testing::TempDir dir;
   JwksServer server{dir.path()};
   const TimePoint now{std::chrono::seconds(1'800'000'000)};
+  SimulatedClock clock{now};
 
   JwksKeysetConfig config(bool discovery = true) {
     JwksKeysetConfig c;
@@ -147,7 +148,7 @@ class JwksOverHttps : public ::testing::Test {
   }
   std::variant<FetchedJwks, JwksFetchError> fetch(const JwksKeysetConfig& c) {
     CurlHttpClient http({.ca_file = server.ca_file()});
-    return JwksFetcher(c, http).fetch();
+    return JwksFetcher(c, http, clock).fetch();
   }
 };
 
@@ -222,7 +223,13 @@ TEST_F(JwksOverHttps, EveryOutageKeepsTheLastSet) {
     EXPECT_EQ(state.current()->jwks, good);
     t = step.next_attempt;
   }
-  server.settings({{"fault", nullptr}, {"issuer_override", "https://impostor.example"}});
+  // Throttled: Retry-After is obeyed, whatever the backoff says.
+  server.settings({{"fault", "status"}, {"fault_status", 429}, {"retry_after", "120"}});
+  auto throttled = fetch(c);
+  ASSERT_TRUE(std::holds_alternative<JwksFetchError>(throttled));
+  EXPECT_EQ(std::get<JwksFetchError>(throttled).retry_after, 120s);
+  EXPECT_GE(state.on_result(std::move(throttled), t).next_attempt, t + 120s);
+  server.settings({{"fault", nullptr}, {"retry_after", nullptr}, {"issuer_override", "https://impostor.example"}});
   auto r = fetch(c);
   ASSERT_TRUE(std::holds_alternative<JwksFetchError>(r));
   EXPECT_NE(std::get<JwksFetchError>(r).message.find("issuer does not match"), std::string::npos);
@@ -234,7 +241,7 @@ TEST_F(JwksOverHttps, EveryOutageKeepsTheLastSet) {
 TEST_F(JwksOverHttps, TlsIsVerified) {
   auto c = config();
   CurlHttpClient http;  // without the test CA
-  auto r = JwksFetcher(c, http).fetch();
+  auto r = JwksFetcher(c, http, clock).fetch();
   ASSERT_TRUE(std::holds_alternative<JwksFetchError>(r));
   EXPECT_EQ(std::get<JwksFetchError>(r).http_status, 0);
 }
@@ -296,7 +303,7 @@ class AgentWithKeysets : public ::testing::Test {
     std::ofstream(keys_dir() / "garbage.pem") << "not a key";
     const json c = {
         {"runtime_dir", run_dir().string()},
-        {"listen", ""},
+        {"listen", "127.0.0.1:0"},
         {"log", {{"level", "debug"}}},
         {"keysets",
          {{{"name", "idp"}, {"source", "jwks"}, {"issuer", server.issuer()}, {"ca_file", server.ca_file().string()},
@@ -361,6 +368,22 @@ class AgentWithKeysets : public ::testing::Test {
     return k ? std::move(*k) : StoredKeyset{};
   }
 
+  // A scrape of /metrics on the agent's TCP listener (its port is in the
+  // "started" log line).
+  std::string metrics() {
+    const std::string logs = slurp(log());
+    const auto at = logs.find("\"listen\":\":");
+    if (at == std::string::npos) {
+      ADD_FAILURE() << "no listen port in the log";
+      return "";
+    }
+    const int port = std::atoi(logs.c_str() + at + 11);
+    CurlHttpClient http;
+    auto r = http.send({.url = "http://127.0.0.1:" + std::to_string(port) + "/metrics"});
+    EXPECT_TRUE(r && r->status == 200);
+    return r ? std::string(r->body.reveal()) : "";
+  }
+
   void stop(Child& agent) {
     agent.kill(SIGTERM);
     ASSERT_EQ(agent.wait_exit(10000), 0) << slurp(log());
@@ -404,6 +427,20 @@ TEST_F(AgentWithKeysets, AllThreeSourcesArePublishedInTheContractFormat) {
   ASSERT_EQ(tokenwell_wait(tw, "sessions", before.second, 10000, &gen), TOKENWELL_OK);
   tokenwell_close(tw);
   EXPECT_EQ(kids_of(read_public("sessions").first).size(), 2u);
+
+  // The metrics an operator alerts on, per keyset, from a real scrape.
+  const std::string scrape = metrics();
+  EXPECT_EQ(tw::testing::metric_value(scrape, R"(tokenwell_keyset_keys{keyset="idp"})"), 1);
+  EXPECT_EQ(tw::testing::metric_value(scrape, R"(tokenwell_keyset_keys{keyset="dev"})"), 1);
+  EXPECT_EQ(tw::testing::metric_value(scrape, R"(tokenwell_keyset_keys{keyset="sessions"})"), 2);
+  EXPECT_EQ(tw::testing::metric_value(scrape, R"(tokenwell_keyset_skipped_keys{keyset="sessions"})"), 1)
+      << "garbage.pem";
+  EXPECT_GE(*tw::testing::metric_value(scrape, R"(tokenwell_keyset_refresh_total{keyset="idp",result="success"})"), 1);
+  EXPECT_EQ(tw::testing::metric_value(scrape, R"(tokenwell_keyset_consecutive_failures{keyset="idp"})"), 0);
+  EXPECT_TRUE(tw::testing::metric_value(scrape, R"(tokenwell_keyset_last_success_timestamp_seconds{keyset="idp"})"));
+  EXPECT_TRUE(
+      tw::testing::metric_value(scrape, R"(tokenwell_keyset_signing_key_activated_timestamp_seconds{keyset="dev"})"));
+  EXPECT_EQ(tw::testing::metric_value(scrape, "tokenwell_ready"), 1);
   stop(*agent);
 
   // The segment entries: verify-only keysets have no secret; signing ones

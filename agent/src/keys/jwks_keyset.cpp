@@ -5,22 +5,27 @@
 #include <array>
 #include <cmath>
 
+#include "tokenwell/agent/token_response.hpp"
+
 namespace tw {
 namespace {
 
 using std::chrono::milliseconds;
 
 std::variant<HttpResponse, JwksFetchError> get(HttpClient& http, const std::string& url,
-                                               milliseconds timeout, const char* what) {
+                                               milliseconds timeout, const char* what, const Clock& clock) {
   auto r = http.send({.method = HttpMethod::get,
                       .url = url,
                       .headers = {{"Accept", "application/json"}},
                       .timeout = timeout});
   if (!r) return JwksFetchError{std::string(what) + ": " + r.error().message, 0};
-  if (r->status != 200)
-    return JwksFetchError{std::string(what) + ": " + redact_url(url) + " answered HTTP " +
-                              std::to_string(r->status),
-                          r->status};
+  if (r->status != 200) {
+    JwksFetchError e{std::string(what) + ": " + redact_url(url) + " answered HTTP " + std::to_string(r->status),
+                     r->status, std::nullopt};
+    if (r->status == 429 || r->status == 503)
+      if (auto value = r->header("retry-after")) e.retry_after = parse_retry_after(*value, clock.now());
+    return e;
+  }
   return std::move(*r);
 }
 
@@ -31,13 +36,13 @@ std::variant<FetchedJwks, JwksFetchError> JwksFetcher::fetch() {
   if (uri.empty()) {
     std::string base = config_.issuer;
     while (base.ends_with('/')) base.pop_back();
-    auto d = get(http_, base + "/.well-known/openid-configuration", config_.timeout, "discovery");
+    auto d = get(http_, base + "/.well-known/openid-configuration", config_.timeout, "discovery", clock_);
     if (auto* e = std::get_if<JwksFetchError>(&d)) return *e;
     auto found = parse_discovery(std::get<HttpResponse>(d).body.reveal(), config_.issuer);
     if (!found) return JwksFetchError{found.error().message, 200};
     uri = *found;
   }
-  auto r = get(http_, uri, config_.timeout, "jwks");
+  auto r = get(http_, uri, config_.timeout, "jwks", clock_);
   if (auto* e = std::get_if<JwksFetchError>(&r)) return *e;
   const auto& response = std::get<HttpResponse>(r);
   auto doc = parse_jwks(response.body.reveal());
@@ -68,7 +73,6 @@ JwksRefreshState::Step JwksRefreshState::on_result(std::variant<FetchedJwks, Jwk
     last_error_.reset();
     step.publish = !current_ || current_->jwks != ok->jwks;
     step.next_attempt = now + refresh_interval(ok->max_age);
-    last_success_next_ = step.next_attempt;
     current_ = std::move(*ok);
     return step;
   }
@@ -83,9 +87,7 @@ JwksRefreshState::Step JwksRefreshState::on_result(std::variant<FetchedJwks, Jwk
   RefreshSettings backoff;
   backoff.retry_min = config_.retry_min;
   backoff.retry_max = config_.retry_max;
-  step.next_attempt = now + retry_delay(backoff, failures_, std::nullopt, sample);
-  // With a good set in hand, a failure never delays the normal schedule.
-  if (current_ && last_success_next_ > now) step.next_attempt = std::min(step.next_attempt, last_success_next_);
+  step.next_attempt = now + retry_delay(backoff, failures_, last_error_->retry_after, sample);
   return step;
 }
 

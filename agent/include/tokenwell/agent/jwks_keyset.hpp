@@ -14,7 +14,7 @@
 // Rules: the next refresh is the response's Cache-Control max-age clamped to
 // [refresh_min, refresh_max] (refresh_default without one); a failure keeps
 // the last good set and retries with exponential backoff and full jitter
-// (retry_min..retry_max, never later than the normal schedule); on-demand
+// (retry_min..retry_max, never sooner than a 429/503 Retry-After); on-demand
 // refetches (a verifier met an unknown kid) are allowed once per `cooldown`
 // since the last fetch began, so a flood of bad tokens cannot hammer the IdP.
 // Thread-compatible; JwksFetcher::fetch runs on a worker thread.
@@ -26,6 +26,7 @@
 #include <variant>
 #include <vector>
 
+#include "tokenwell/agent/clock.hpp"
 #include "tokenwell/agent/http_client.hpp"
 #include "tokenwell/agent/jwk.hpp"
 #include "tokenwell/agent/keyset_config.hpp"
@@ -44,17 +45,20 @@ struct FetchedJwks {
 struct JwksFetchError {
   std::string message;
   int http_status = 0;  // 0: no HTTP answer
+  std::optional<std::chrono::seconds> retry_after;  // 429 / 503 Retry-After, obeyed
 };
 
 class JwksFetcher {
  public:
-  JwksFetcher(JwksKeysetConfig config, HttpClient& http) : config_(std::move(config)), http_(http) {}
+  JwksFetcher(JwksKeysetConfig config, HttpClient& http, const Clock& clock)
+      : config_(std::move(config)), http_(http), clock_(clock) {}
   // Discovery (when configured with an issuer), then the JWKS.
   std::variant<FetchedJwks, JwksFetchError> fetch();
 
  private:
   JwksKeysetConfig config_;
   HttpClient& http_;
+  const Clock& clock_;  // for Retry-After dates
 };
 
 class JwksRefreshState {
@@ -88,7 +92,6 @@ class JwksRefreshState {
   std::optional<FetchedJwks> current_;
   std::optional<JwksFetchError> last_error_;
   std::optional<TimePoint> last_fetch_;
-  TimePoint last_success_next_{};
   unsigned failures_ = 0;
 };
 
