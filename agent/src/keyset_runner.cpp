@@ -243,12 +243,17 @@ class GeneratedRunner final : public KeysetRunner, public std::enable_shared_fro
     } else {
       failures_ = 0;
       next = step->next;
-      if (step->changed) {
+      // Keys adopted from the previous run are unchanged at the first step,
+      // but their gauges are new in this process: report them once.
+      if (step->changed || !reported_) {
+        reported_ = true;
         metrics_.keyset_refreshed(config_.name, rotation_.keys().size());
         for (const auto& k : rotation_.keys())
           if (k.key.kid == rotation_.active_kid())
             metrics_.keyset_signing_key_activated(
                 config_.name, std::chrono::duration_cast<seconds>(k.activates_at.time_since_epoch()).count());
+      }
+      if (step->changed) {
         log::info("keyset rotated", {{"keyset", config_.name},
                                      {"keys", static_cast<std::int64_t>(rotation_.keys().size())},
                                      {"signing_kid", rotation_.active_kid()}});
@@ -267,6 +272,7 @@ class GeneratedRunner final : public KeysetRunner, public std::enable_shared_fro
   KeyRotation rotation_;
   OnValue on_value_;
   unsigned failures_ = 0;
+  bool reported_ = false;
   bool stopped_ = false;
 };
 

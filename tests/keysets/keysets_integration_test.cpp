@@ -369,10 +369,10 @@ class AgentWithKeysets : public ::testing::Test {
   }
 
   // A scrape of /metrics on the agent's TCP listener (its port is in the
-  // "started" log line).
+  // latest "started" log line: the log is appended to across restarts).
   std::string metrics() {
     const std::string logs = slurp(log());
-    const auto at = logs.find("\"listen\":\":");
+    const auto at = logs.rfind("\"listen\":\":");
     if (at == std::string::npos) {
       ADD_FAILURE() << "no listen port in the log";
       return "";
@@ -525,6 +525,8 @@ TEST_F(AgentWithKeysets, ARestartAdoptsTheGeneratedKeys) {
   {
     auto agent = start();
     ASSERT_TRUE(wait_ready(*agent));
+    // Adopted keys are unchanged, yet this process reports them.
+    EXPECT_EQ(tw::testing::metric_value(metrics(), R"(tokenwell_keyset_keys{keyset="dev"})"), 1);
     stop(*agent);
   }
   const auto second = read_stored("dev");
