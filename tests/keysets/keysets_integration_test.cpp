@@ -20,6 +20,7 @@
 
 #include "api/api_test_support.hpp"
 #include "jose_test_support.hpp"
+#include "support/child_process.hpp"
 #include "tokenwell/agent/http_client.hpp"
 #include "tokenwell/agent/jwk.hpp"
 #include "tokenwell/agent/jwks_keyset.hpp"
@@ -47,45 +48,10 @@ std::vector<std::string> kids_of(const std::string& jwks) {
   return out;
 }
 
-class Child {
+// Output and errors of a child in one log file.
+class Child : public test::Child {
  public:
-  explicit Child(const std::vector<std::string>& args, const fs::path& log) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> argv;
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
-  }
-  ~Child() {
-    if (status_ < 0) {
-      ::kill(pid_, SIGKILL);
-      wait_exit(10000);
-    }
-    close(pidfd_);
-  }
-  void kill(int sig) { ::kill(pid_, sig); }
-  // Exit code, or -1 if still running after timeout_ms.
-  int wait_exit(int timeout_ms) {
-    if (status_ >= 0) return status_;
-    pollfd p{pidfd_, POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) <= 0) return -1;
-    int st = 0;
-    waitpid(pid_, &st, 0);
-    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    return status_;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-  int status_ = -1;
+  Child(const std::vector<std::string>& args, const fs::path& log) : test::Child(args, log, log) {}
 };
 
 // tests/fakes/jwks_server.py as a child process, and its admin API.
