@@ -5,15 +5,18 @@ Starts, in a fresh directory:
   - the Entra ID stand-in (tests/fakes/entra_standin.py) issuing short tokens,
   - the Azure Redis stand-in twice (tests/fakes/azure_redis_standin.py): one
     redis-server, and a real 3-master Redis Cluster, each behind its strict proxy,
-  - tokenwell-agent keeping credential "redis" (client secret) fresh.
+  - tokenwell-agent keeping credential "redis" (client secret) fresh, plus any
+    keysets asked for (e.g. a `generated` one for signing session JWTs).
 
 As a program it prints one JSON line once everything is ready, then runs
 until SIGTERM/SIGINT (or stdin closes, with --stop-on-eof), and stops everything it started:
 
-    python3 tests/redis/redis_env.py --agent build/agent/tokenwell-agent [--token-lifetime 20]
+    python3 tests/redis/redis_env.py --agent build/agent/tokenwell-agent [--token-lifetime 20] \
+        [--keyset '{"name": "sessions", "source": "generated", "algorithm": "ES256"}' ...]
     {"dir": ..., "tokenwell_dir": ..., "credential": "redis", "oid": ...,
      "standalone": {"host", "port"}, "cluster": {"nodes": [{"host", "port"}, ...]},
-     "entra_admin_url": ..., "events": {"standalone": path, "cluster": path}, "token_lifetime": 20}
+     "entra_admin_url": ..., "events": {"standalone": path, "cluster": path}, "token_lifetime": 20,
+     "keysets": [names]}
 
 As a module: `with RedisEnv(agent=PATH) as env: env.info[...]`.
 """
@@ -62,8 +65,9 @@ def wait_for_line(path, needle, procs, timeout=60):
 
 
 class RedisEnv:
-    def __init__(self, agent, token_lifetime=20, keep=False):
+    def __init__(self, agent, token_lifetime=20, keep=False, keysets=()):
         self.agent_path, self.token_lifetime, self.keep = agent, token_lifetime, keep
+        self.keysets = list(keysets)  # agent keyset entries (docs/keysets.md), as dicts
         self.procs = []
         self.dir = tempfile.mkdtemp(prefix="tokenwell-redis-")
         self.info = None
@@ -101,6 +105,8 @@ class RedisEnv:
                 "authority_host": entra["base_url"], "ca_file": entra["ca_file"],
                 "auth": {"method": "client_secret", "secret_file": entra["files"]["client_secret"]},
                 "refresh": {"retry_min": "1s", "retry_max": "4s"}}]}
+        if self.keysets:
+            config["keysets"] = self.keysets
         with open(f"{d}/agent.json", "w") as f:
             json.dump(config, f, indent=2)
         self._spawn("tokenwell-agent", [self.agent_path, "--config", f"{d}/agent.json"], "agent.log")
@@ -108,13 +114,15 @@ class RedisEnv:
         wait_for_file(f"{d}/cluster/azure_redis.json", self.procs)
         # Ready when the first token is published, not merely when the segment exists.
         wait_for_line(f"{d}/agent.log", '"msg":"published","credential":"redis"', self.procs)
+        for k in self.keysets:
+            wait_for_line(f"{d}/agent.log", f'"msg":"published","keyset":"{k["name"]}"', self.procs)
         with open(f"{d}/redis/azure_redis.json") as f:
             standalone = json.load(f)
         with open(f"{d}/cluster/azure_redis.json") as f:
             cluster = json.load(f)
         self.info = {
             "dir": d, "tokenwell_dir": f"{d}/run", "credential": "redis", "oid": entra["oid"],
-            "token_lifetime": self.token_lifetime,
+            "token_lifetime": self.token_lifetime, "keysets": [k["name"] for k in self.keysets],
             "standalone": {"host": "127.0.0.1", "port": standalone["nodes"][0]["port"]},
             "cluster": {"nodes": [{"host": n["host"], "port": n["port"]} for n in cluster["nodes"]]},
             "entra_admin_url": entra["admin_url"],
@@ -149,10 +157,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--agent", default=os.path.join(ROOT, "build/agent/tokenwell-agent"))
     ap.add_argument("--token-lifetime", type=int, default=20)
+    ap.add_argument("--keyset", action="append", default=[], type=json.loads,
+                    help="a keyset entry for the agent's config, as JSON (repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the directory (logs) after stopping")
     ap.add_argument("--stop-on-eof", action="store_true", help="also stop when stdin closes (for a parent process)")
     args = ap.parse_args()
-    env = RedisEnv(args.agent, args.token_lifetime, args.keep)
+    env = RedisEnv(args.agent, args.token_lifetime, args.keep, args.keyset)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
