@@ -6,6 +6,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <map>
 #include <thread>
@@ -70,6 +72,32 @@ std::shared_ptr<CredentialSource> make_source(const CredentialConfig& c, const C
         }
       },
       c.settings);
+}
+
+// Every connection to the API costs a file descriptor, and so does every
+// fetch, watched directory and key file. Raise the soft limit to the hard one
+// (the default soft limit, 1,024, is far below what a pod allows) and keep the
+// socket API's connection cap below it, so a flood of idle clients can never
+// leave a refresh without a descriptor.
+constexpr std::size_t kReservedFds = 256;  // fetches, files, inotify, logs
+
+std::size_t raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? std::max<rlim_t>(limit.rlim_cur, 1 << 20) : limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return limit.rlim_cur == RLIM_INFINITY ? std::size_t{1} << 20 : static_cast<std::size_t>(limit.rlim_cur);
+}
+
+// The socket API's cap: what is left after the reserve and the TCP
+// listener's own cap, at most the configured one.
+std::size_t socket_connection_cap(std::size_t open_files, std::size_t configured, std::size_t tcp_cap) {
+  const std::size_t reserved = kReservedFds + tcp_cap;
+  const std::size_t budget = open_files > 2 * reserved ? open_files - reserved : open_files / 4;
+  return std::min(configured, std::max<std::size_t>(budget, 16));
 }
 
 [[noreturn]] void spdlog_flush_and_exit(int code) {
@@ -485,9 +513,15 @@ struct Agent::Impl final : ApiBackend {
       log::error("cannot open the segment", {{"error", r.error().message}});
       return 1;
     }
+    const std::size_t open_files = raise_open_file_limit();
     SocketApiOptions api_options;
     api_options.path = config.runtime_dir / "agent.sock";
     api_options.allow = SocketAllowList{config.allow.uids, config.allow.gids};
+    api_options.limits.max_connections = socket_connection_cap(
+        open_files, api_options.limits.max_connections, HealthListenerOptions{}.limits.max_connections);
+    log::debug("connection limits", {{"open_files", static_cast<std::int64_t>(open_files)},
+                                     {"socket_max_connections",
+                                      static_cast<std::int64_t>(api_options.limits.max_connections)}});
     auto api = SocketApi::open(io, api_options, *this, metrics);
     if (!api) {
       log::error("cannot open the socket API", {{"error", api.error().message}});

@@ -362,6 +362,24 @@ bool ensure_open_files(std::size_t needed) {
   return ::setrlimit(RLIMIT_NOFILE, &limit) == 0;
 }
 
+std::optional<std::chrono::milliseconds> slowloris(const std::filesystem::path& socket,
+                                                   std::chrono::milliseconds give_up) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  using Clock = std::chrono::steady_clock;
+  TestClient c = TestClient::unix_socket(socket);
+  if (!c.connected()) return std::nullopt;
+  const std::string prefix = "GET /v1/credentials/redis HTTP/1.1\r\nX-Slow: ";
+  const auto start = Clock::now();
+  for (std::size_t i = 0; Clock::now() - start < give_up; ++i) {
+    const char byte = i < prefix.size() ? prefix[i] : 'a';
+    if (!c.send(std::string_view(&byte, 1))) return duration_cast<milliseconds>(Clock::now() - start);
+    // The pace of the drip is a wait for the server to hang up.
+    if (c.wait_closed(50ms)) return duration_cast<milliseconds>(Clock::now() - start);
+  }
+  return std::nullopt;
+}
+
 // --- SocketApiTest
 
 SocketApiOptions SocketApiTest::options() {

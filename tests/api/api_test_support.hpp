@@ -200,6 +200,12 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 // Raises the soft RLIMIT_NOFILE to at least `needed` (up to the hard limit).
 bool ensure_open_files(std::size_t needed);
 
+// A client that sends a request's headers one byte at a time and never ends
+// them. Returns how long the server let it go on, or nullopt if it was never
+// cut off within `give_up`.
+std::optional<std::chrono::milliseconds> slowloris(const std::filesystem::path& socket,
+                                                   std::chrono::milliseconds give_up);
+
 // --- the socket API under test ---------------------------------------------
 
 // A SocketApi on `dir/agent.sock` over a FakeBackend, its loop on a thread.

@@ -9,8 +9,11 @@
 // on events (tokenwell_wait, the child's exit) with generous bounds.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 
+#include "api/api_test_support.hpp"
 #include "entra_test_support.hpp"
 #include "standin_process.hpp"
 #include "support/child_process.hpp"
@@ -43,14 +46,17 @@ class EntraAgent : public ::testing::Test {
   }
 
   // Starts the agent on these credentials and waits until it made its segment.
-  void start_agent(const std::vector<json>& credentials, std::vector<std::string> env = {}) {
+  void start_agent(const std::vector<json>& credentials, std::vector<std::string> env = {},
+                   std::vector<std::string> prefix = {}) {
     const json config = {{"runtime_dir", run_dir().string()},
                          {"listen", ""},
                          {"log", {{"level", "debug"}}},
                          {"credentials", credentials}};
     test::write_file(dir_ / "config.json", config.dump());
-    agent_ = std::make_unique<Child>(
-        std::vector<std::string>{TOKENWELL_AGENT, "--config", (dir_ / "config.json").string()},
+    std::vector<std::string> argv = std::move(prefix);
+    for (std::string a : {std::string(TOKENWELL_AGENT), std::string("--config"), (dir_ / "config.json").string()})
+      argv.push_back(a);
+    agent_ = std::make_unique<Child>(argv,
         dir_ / "agent.out", dir_ / "agent.err", test::ChildOptions{.extra_env = std::move(env)});
     for (int i = 0; i < 1000 && !reader_; ++i) {
       if (tokenwell_open(run_dir().c_str(), &reader_) == TOKENWELL_OK) break;
@@ -256,6 +262,59 @@ TEST_F(EntraAgent, RotatedClientSecretIsUsedOnTheNextRequest) {
   EXPECT_EQ(requests.back()["auth"], "client_secret#2");
   const std::string logs = test::read_file(dir_ / "agent.err");
   EXPECT_EQ(logs.find(next), std::string::npos);
+}
+
+// The operating surface under abuse, on the real agent: a thousand idle
+// connections and slowloris clients on agent.sock, with the agent's default
+// limits and a default soft limit of 1,024 open files, while tokens rotate.
+// A reader keeps getting valid tokens and every refresh happens.
+TEST_F(EntraAgent, AThousandIdleConnectionsAndSlowlorisDoNotStopReadersOrRefreshes) {
+  constexpr int kIdle = 1000;
+  constexpr int kSlow = 4;
+  ASSERT_TRUE(testing::ensure_open_files(2 * kIdle + 256)) << "cannot raise RLIMIT_NOFILE";
+  standin().admin(HttpMethod::post, "/settings", {{"token_lifetime", 6}});
+  start_agent({secret_credential("redis")}, {}, {"/usr/bin/prlimit", "--nofile=1024:", "--"});
+  const std::uint64_t g1 = wait_valid("redis");
+  const auto socket = run_dir() / "agent.sock";
+
+  std::vector<testing::TestClient> idle;
+  for (int i = 0; i < kIdle; ++i) {
+    idle.push_back(testing::TestClient::unix_socket(socket));
+    ASSERT_TRUE(idle.back().connected()) << i << ": " << strerror(errno) << " " << socket;
+  }
+  std::atomic<int> slow_done{0};
+  std::vector<std::optional<std::chrono::milliseconds>> lasted(kSlow);
+  std::vector<std::thread> slow;
+  for (int i = 0; i < kSlow; ++i)
+    slow.emplace_back([&, i] {
+      lasted[i] = testing::slowloris(socket, 60s);
+      ++slow_done;
+    });
+
+  // Until the slow clients are cut off (the default 10 s header timeout)
+  // and at least two refreshes of the 6-second token have been published.
+  testing::TestClient reader = testing::TestClient::unix_socket(socket);
+  unsigned served = 0;
+  std::uint64_t gen = g1;
+  while (slow_done < kSlow || gen < g1 + 2) {
+    auto r = reader.request("GET", "/v1/credentials/redis");
+    if (!r || r->result_int() != 200 || ++served > 2'000'000u) {
+      ADD_FAILURE() << "after " << served << " requests at generation " << gen << ": "
+                    << (r ? r->body() : std::string("no answer")) << "\nagent:\n"
+                    << test::read_file(dir_ / "agent.err");
+      break;
+    }
+    const auto body = json::parse(r->body());
+    EXPECT_GT(body["expires_at"].get<std::int64_t>(), time(nullptr) - 1) << "an expired token was served";
+    gen = body["generation"];
+  }
+  for (std::thread& t : slow) t.join();
+  for (const auto& l : lasted) ASSERT_TRUE(l) << "a slowloris client was never cut off";
+  EXPECT_GE(gen, g1 + 2);
+  // The idle ones were all still connected (their limit is the idle timeout).
+  for (auto& c : idle) EXPECT_FALSE(c.wait_closed(0ms));
+  std::printf("%d idle + %d slowloris: %u requests served, generation %llu -> %llu\n", kIdle, kSlow, served,
+              static_cast<unsigned long long>(g1), static_cast<unsigned long long>(gen));
 }
 
 }  // namespace
