@@ -405,10 +405,10 @@ std::vector<std::string> check_config_files(const AgentConfig& config) {
     const auto& ks = config.keysets[i];
     if (const auto* f = std::get_if<KeyFilesKeysetConfig>(&ks.settings)) {
       if (access(f->directory.c_str(), R_OK | X_OK) != 0)
-        lines.push_back(path + ".directory: " + f->directory.string() + ": directory not readable");
+        lines.push_back(path + ".directory: directory not readable (" + f->directory.string() + ")");
     } else if (const auto* w = std::get_if<JwksKeysetConfig>(&ks.settings)) {
       if (!w->ca_file.empty() && access(w->ca_file.c_str(), R_OK) != 0)
-        lines.push_back(path + ".ca_file: " + w->ca_file.string() + ": file not readable");
+        lines.push_back(path + ".ca_file: file not readable (" + w->ca_file.string() + ")");
     }
   }
   return lines;
