@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "../../client-shim/python"))
 
-from redis_env import PYTHON, RedisEnv  # noqa: E402
+from redis_env import PYTHON, Checks, RedisEnv  # noqa: E402
 
 DURATION = 55  # the agent refreshes 20-second tokens every ~15 s (±5% jitter): 3 rotations fit
 
@@ -40,12 +40,7 @@ def main():
     ap.add_argument("--duration", type=float, default=DURATION)
     a = ap.parse_args()
     os.environ["TOKENWELL_LIB"] = a.lib
-    failures = []
-
-    def check(ok, what):
-        print(("ok    " if ok else "FAIL  ") + what, flush=True)
-        if not ok:
-            failures.append(what)
+    check = Checks()
 
     with RedisEnv(a.agent, token_lifetime=20) as env:
         info = env.info
@@ -163,11 +158,8 @@ def main():
             with open(path) as f:
                 drops += sum(1 for line in f if json.loads(line)["event"] == "expired_drop")
         check(drops > 0, f"the stand-in dropped {drops} connections whose token expired")
-        if failures:
-            for log in info["logs"].values():
-                print(f"--- {log}\n" + open(log).read()[-3000:])
-    print(f"{len(failures)} check(s) failed" if failures else "all checks passed")
-    return 1 if failures else 0
+        check.show_logs_if_failed(info)
+    return check.finish()
 
 
 if __name__ == "__main__":

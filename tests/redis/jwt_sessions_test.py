@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "../../client-shim/python"))
 
-from redis_env import RedisEnv  # noqa: E402
+from redis_env import Checks, RedisEnv  # noqa: E402
 
 TOKEN_LIFETIME = 10  # the agent refreshes the Redis token every ~7.5 s
 KEYSETS = [
@@ -51,12 +51,7 @@ def main():
     ap.add_argument("--lib", required=True)
     a = ap.parse_args()
     os.environ["TOKENWELL_LIB"] = a.lib
-    failures = []
-
-    def check(ok, what):
-        print(("ok    " if ok else "FAIL  ") + what, flush=True)
-        if not ok:
-            failures.append(what)
+    check = Checks()
 
     with RedisEnv(a.agent, token_lifetime=TOKEN_LIFETIME, keysets=KEYSETS) as env:
         info = env.info
@@ -176,11 +171,8 @@ def main():
             events = [json.loads(line) for line in f]
         drops = sum(1 for e in events if e["event"] == "expired_drop")
         check(drops == 0, f"the stand-in dropped {drops} cluster connections for an expired token")
-        if failures:
-            for log in info["logs"].values():
-                print(f"--- {log}\n" + open(log).read()[-3000:])
-    print(f"{len(failures)} check(s) failed" if failures else "all checks passed")
-    return 1 if failures else 0
+        check.show_logs_if_failed(info)
+    return check.finish()
 
 
 if __name__ == "__main__":

@@ -64,6 +64,29 @@ def wait_for_line(path, needle, procs, timeout=60):
     raise RuntimeError(f"timed out waiting for '{needle}' in {path}")
 
 
+class Checks:
+    """The named checks of an end-to-end test: each printed as it is made,
+    the failures kept; finish() shows the environment's logs when one failed
+    and gives the exit code."""
+
+    def __init__(self):
+        self.failures = []
+
+    def __call__(self, ok, what):
+        print(("ok    " if ok else "FAIL  ") + what, flush=True)
+        if not ok:
+            self.failures.append(what)
+
+    def show_logs_if_failed(self, info):
+        if self.failures:
+            for log in info["logs"].values():
+                print(f"--- {log}\n" + open(log).read()[-3000:])
+
+    def finish(self):
+        print(f"{len(self.failures)} check(s) failed" if self.failures else "all checks passed")
+        return 1 if self.failures else 0
+
+
 class RedisEnv:
     def __init__(self, agent, token_lifetime=20, keep=False, keysets=()):
         self.agent_path, self.token_lifetime, self.keep = agent, token_lifetime, keep
