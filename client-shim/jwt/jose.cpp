@@ -69,6 +69,26 @@ constexpr std::size_t kKidMax = 256;
 constexpr std::string_view kP256Order =
     "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
 
+
+enum class Digest { sign, verify };
+
+// A digest context set up for `alg` with `pkey` (EdDSA hashes internally;
+// PS256 is RSASSA-PSS with SHA-256, MGF1-SHA-256 and a digest-length salt).
+MdCtxPtr digest_context(Alg alg, EVP_PKEY* pkey, Digest purpose) {
+  MdCtxPtr ctx(check_alloc(EVP_MD_CTX_new()));
+  EVP_PKEY_CTX* pctx = nullptr;
+  const EVP_MD* md = alg == Alg::EdDSA ? nullptr : EVP_sha256();
+  const int ok = purpose == Digest::sign ? EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, pkey)
+                                         : EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, pkey);
+  if (ok != 1) reject(TOKENWELL_JWT_EINTERNAL);
+  if (alg == Alg::PS256 &&
+      (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+       EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1))
+    reject(TOKENWELL_JWT_EINTERNAL);
+  return ctx;
+}
+
 }  // namespace
 
 // ---- base64url --------------------------------------------------------------
@@ -390,16 +410,7 @@ std::string Key::sign(std::string_view input) const {
       reject(TOKENWELL_JWT_EINTERNAL);
     return std::string(reinterpret_cast<char*>(mac), mac_len);
   }
-  MdCtxPtr ctx(check_alloc(EVP_MD_CTX_new()));
-  EVP_PKEY_CTX* pctx = nullptr;
-  const EVP_MD* md = alg_ == Alg::EdDSA ? nullptr : EVP_sha256();
-  if (EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, pkey_.get()) != 1)
-    reject(TOKENWELL_JWT_EINTERNAL);
-  if (alg_ == Alg::PS256 &&
-      (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-       EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1))
-    reject(TOKENWELL_JWT_EINTERNAL);
+  const MdCtxPtr ctx = digest_context(alg_, pkey_.get(), Digest::sign);
   std::size_t sig_len = 0;
   if (EVP_DigestSign(ctx.get(), nullptr, &sig_len, data, input.size()) != 1)
     reject(TOKENWELL_JWT_EINTERNAL);
@@ -469,16 +480,7 @@ void Key::verify(std::string_view input, std::string_view signature) const {
     case Alg::HS256:
       break;
   }
-  MdCtxPtr ctx(check_alloc(EVP_MD_CTX_new()));
-  EVP_PKEY_CTX* pctx = nullptr;
-  const EVP_MD* md = alg_ == Alg::EdDSA ? nullptr : EVP_sha256();
-  if (EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, pkey_.get()) != 1)
-    reject(TOKENWELL_JWT_EINTERNAL);
-  if (alg_ == Alg::PS256 &&
-      (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-       EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1))
-    reject(TOKENWELL_JWT_EINTERNAL);
+  const MdCtxPtr ctx = digest_context(alg_, pkey_.get(), Digest::verify);
   if (EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(to_check.data()),
                        to_check.size(), data, input.size()) != 1)
     reject(TOKENWELL_JWT_ESIGNATURE);

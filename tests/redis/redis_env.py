@@ -36,32 +36,31 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 
-def wait_for_file(path, procs, timeout=60):
+def wait_until(ready, what, procs, timeout=60):
+    """Polls ready() until true; fails at once if a process it waits on died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if os.path.exists(path):
+        if ready():
             return
         for name, p in procs:
             if p.poll() is not None:
-                raise RuntimeError(f"{name} exited with {p.returncode} before writing {path}")
+                raise RuntimeError(f"{name} exited with {p.returncode} while waiting for {what}")
         time.sleep(0.05)
-    raise RuntimeError(f"timed out waiting for {path}")
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def wait_for_file(path, procs, timeout=60):
+    wait_until(lambda: os.path.exists(path), path, procs, timeout)
 
 
 def wait_for_line(path, needle, procs, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def found():
         try:
             with open(path) as f:
-                if any(needle in line for line in f):
-                    return
+                return any(needle in line for line in f)
         except OSError:
-            pass
-        for name, p in procs:
-            if p.poll() is not None:
-                raise RuntimeError(f"{name} exited with {p.returncode} before '{needle}' in {path}")
-        time.sleep(0.05)
-    raise RuntimeError(f"timed out waiting for '{needle}' in {path}")
+            return False
+    wait_until(found, f"'{needle}' in {path}", procs, timeout)
 
 
 class Checks:
