@@ -27,12 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test::read_file;
 
 void put(const fs::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::trunc);
@@ -61,7 +56,7 @@ class AgentProcess : public ::testing::Test {
 
   void TearDown() override {
     // No secret (nor a long part of one) in any log line the agent wrote.
-    const std::string logs = slurp(err()) + slurp(out());
+    const std::string logs = read_file(err()) + read_file(out());
     for (const auto& s : secrets_used) {
       EXPECT_EQ(logs.find(s), std::string::npos) << "secret found in the agent's logs";
       if (s.size() >= 16) {
@@ -99,17 +94,17 @@ class AgentProcess : public ::testing::Test {
       if (tokenwell_open(run_dir().c_str(), &tw) == TOKENWELL_OK) return tw;
       if (agent.wait_exit(10) >= 0) break;  // bounded: 10 ms per try
     }
-    ADD_FAILURE() << "the agent did not create its segment; stderr:\n" << slurp(err());
+    ADD_FAILURE() << "the agent did not create its segment; stderr:\n" << read_file(err());
     return nullptr;
   }
 
   // Waits (bounded) until the agent's stderr contains `text`.
   bool wait_for_log(Child& agent, const std::string& text) {
     for (int i = 0; i < 1000; ++i) {
-      if (slurp(err()).find(text) != std::string::npos) return true;
+      if (read_file(err()).find(text) != std::string::npos) return true;
       if (agent.wait_exit(10) >= 0) break;  // 10 ms per look, 10 s at most
     }
-    ADD_FAILURE() << "no log line with '" << text << "'; stderr:\n" << slurp(err());
+    ADD_FAILURE() << "no log line with '" << text << "'; stderr:\n" << read_file(err());
     return false;
   }
 
@@ -121,7 +116,7 @@ class AgentProcess : public ::testing::Test {
       int rc = tokenwell_wait(tw, name, after, 10000, &gen);
       if (rc != TOKENWELL_OK) {
         ADD_FAILURE() << "no new generation of " << name << ": " << tokenwell_strerror(rc)
-                      << "\nagent stderr:\n" << slurp(err());
+                      << "\nagent stderr:\n" << read_file(err());
         return {0, ""};
       }
       char buf[4096];
@@ -144,7 +139,7 @@ TEST_F(AgentProcess, CheckConfigPrintsOnePreciseLinePerBrokenConfig) {
     Child c({TOKENWELL_AGENT, "--config", entry.path().string(), "--check-config"},
             dir.path() / "check.out", e, {.clean_env = true});
     EXPECT_EQ(c.wait_exit(10000), 1) << entry.path().filename();
-    EXPECT_EQ(slurp(e), slurp(expected)) << entry.path().filename();
+    EXPECT_EQ(read_file(e), read_file(expected)) << entry.path().filename();
     ++checked;
   }
   EXPECT_GE(checked, 19);
@@ -155,7 +150,7 @@ TEST_F(AgentProcess, CheckConfigAcceptsAGoodConfig) {
   write_config(file_credential("redis", secrets() / "redis"));
   auto c = start({"--check-config"});
   EXPECT_EQ(c->wait_exit(10000), 0);
-  EXPECT_NE(slurp(out()).find("config ok"), std::string::npos);
+  EXPECT_NE(read_file(out()).find("config ok"), std::string::npos);
 }
 
 TEST_F(AgentProcess, UsageErrorsExitTwo) {
@@ -170,7 +165,7 @@ TEST_F(AgentProcess, OncePublishesAndExits) {
   put(secrets() / "redis", s + "\n");
   write_config(file_credential("redis", secrets() / "redis"));
   auto agent = start({"--once"});
-  ASSERT_EQ(agent->wait_exit(10000), 0) << slurp(err());
+  ASSERT_EQ(agent->wait_exit(10000), 0) << read_file(err());
   tokenwell* tw = nullptr;
   ASSERT_EQ(tokenwell_open(run_dir().c_str(), &tw), TOKENWELL_OK);
   char buf[256], user[64];
@@ -259,7 +254,7 @@ TEST_F(AgentProcess, SighupRejectsABadConfigAndKeepsServing) {
   secrets_used.push_back(s + "-2");
   auto [g2, v2] = next_value(tw, "redis", g1);
   EXPECT_EQ(v2, s + "-2") << "still serving and watching after a rejected reload";
-  EXPECT_NE(slurp(err()).find("config rejected"), std::string::npos);
+  EXPECT_NE(read_file(err()).find("config rejected"), std::string::npos);
   EXPECT_TRUE(agent->running());
   tokenwell_close(tw);
 }
@@ -325,7 +320,7 @@ TEST_F(AgentProcess, SecondAgentOnTheSameDirectoryIsRefused) {
   ASSERT_NE(tw, nullptr);
   auto second = start();
   EXPECT_EQ(second->wait_exit(10000), 1);
-  EXPECT_NE(slurp(err()).find("another tokenwell-agent"), std::string::npos);
+  EXPECT_NE(read_file(err()).find("another tokenwell-agent"), std::string::npos);
   tokenwell_close(tw);
 }
 

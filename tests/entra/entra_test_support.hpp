@@ -22,28 +22,10 @@
 
 #include "tokenwell/agent/http_client.hpp"
 #include "tokenwell/agent/jwt.hpp"
+#include "segment/test_util.hpp"
 #include "tokenwell/agent/random_source.hpp"
 
 namespace tw::test {
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/tokenwell-entra-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline void write_file(const std::filesystem::path& path, const std::string& data) {
   const auto tmp = path.string() + ".tmp";
@@ -52,11 +34,6 @@ inline void write_file(const std::filesystem::path& path, const std::string& dat
     out << data;
   }
   std::filesystem::rename(tmp, path);
-}
-
-inline std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // Kubernetes' atomic update of a mounted file: data in a fresh directory,

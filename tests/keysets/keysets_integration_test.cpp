@@ -20,6 +20,7 @@
 
 #include "api/api_test_support.hpp"
 #include "jose_test_support.hpp"
+#include "segment/test_util.hpp"
 #include "support/child_process.hpp"
 #include "tokenwell/agent/http_client.hpp"
 #include "tokenwell/agent/jwk.hpp"
@@ -34,12 +35,7 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test::read_file;
 
 std::vector<std::string> kids_of(const std::string& jwks) {
   std::vector<std::string> out;
@@ -61,7 +57,7 @@ class JwksServer {
       : dir_(dir), child_({TOKENWELL_PYTHON3, TOKENWELL_JWKS_SERVER, "--state-dir", dir.string()}, dir / "server.log") {
     for (int i = 0; i < 1000 && !fs::exists(dir / "jwks_server.json"); ++i)
       if (child_.wait_exit(10) >= 0) break;  // bounded: 10 ms per look
-    info_ = json::parse(slurp(dir / "jwks_server.json"));
+    info_ = json::parse(read_file(dir / "jwks_server.json"));
   }
   std::string issuer() const { return info_["issuer"]; }
   std::string jwks_uri() const { return info_["jwks_uri"]; }
@@ -228,7 +224,7 @@ std::string pyjwt_interop(const fs::path& dir, const std::string& jwks, std::str
     rc = py.wait_exit(30000);
   }
   fs::remove(dir / "private.json");
-  const std::string out = slurp(dir / "pyjwt.out");
+  const std::string out = read_file(dir / "pyjwt.out");
   fs::remove(dir / "pyjwt.out");
   return rc == 0 ? "ok" : "exit " + std::to_string(rc) + ": " + out;
 }
@@ -282,7 +278,7 @@ class AgentWithKeysets : public ::testing::Test {
 
   void TearDown() override {
     // No private key material in any log line.
-    const std::string logs = slurp(log());
+    const std::string logs = read_file(log());
     EXPECT_EQ(logs.find(signing_file_secret_), std::string::npos);
     EXPECT_EQ(logs.find("\"d\""), std::string::npos);
   }
@@ -300,7 +296,7 @@ class AgentWithKeysets : public ::testing::Test {
       if (r && r->result_int() == 200) return true;
       if (agent.wait_exit(10) >= 0) break;
     }
-    ADD_FAILURE() << "agent not ready; log:\n" << slurp(log());
+    ADD_FAILURE() << "agent not ready; log:\n" << read_file(log());
     return false;
   }
 
@@ -337,7 +333,7 @@ class AgentWithKeysets : public ::testing::Test {
   // A scrape of /metrics on the agent's TCP listener (its port is in the
   // latest "started" log line: the log is appended to across restarts).
   std::string metrics() {
-    const std::string logs = slurp(log());
+    const std::string logs = read_file(log());
     const auto at = logs.rfind("\"listen\":\":");
     if (at == std::string::npos) {
       ADD_FAILURE() << "no listen port in the log";
@@ -352,7 +348,7 @@ class AgentWithKeysets : public ::testing::Test {
 
   void stop(Child& agent) {
     agent.kill(SIGTERM);
-    ASSERT_EQ(agent.wait_exit(10000), 0) << slurp(log());
+    ASSERT_EQ(agent.wait_exit(10000), 0) << read_file(log());
   }
 
   std::string signing_file_secret_;
@@ -380,7 +376,7 @@ TEST_F(AgentWithKeysets, AllThreeSourcesArePublishedInTheContractFormat) {
   }
   EXPECT_EQ(kids_of(read_public("idp").first), std::vector<std::string>{"default-1"});
   EXPECT_EQ(tw::testing::get_unix(run_dir() / "agent.sock", "/v1/keysets/nope/jwks")->result_int(), 404);
-  EXPECT_NE(slurp(log()).find("garbage.pem"), std::string::npos) << "the bad file is reported";
+  EXPECT_NE(read_file(log()).find("garbage.pem"), std::string::npos) << "the bad file is reported";
 
   // A new key file: the agent notices (inotify) and the newer key signs.
   tokenwell* tw = nullptr;
@@ -453,7 +449,7 @@ TEST_F(AgentWithKeysets, RefetchOnRequestIsRateLimited) {
 }
 
 TEST_F(AgentWithKeysets, AfterTheCooldownARefetchPublishesTheIdpsNewKey) {
-  json c = json::parse(slurp(config()));
+  json c = json::parse(read_file(config()));
   c["keysets"][0]["refresh"]["cooldown"] = "1s";
   std::ofstream(config()) << c.dump();
   auto agent = start();
@@ -498,12 +494,12 @@ TEST_F(AgentWithKeysets, ARestartAdoptsTheGeneratedKeys) {
   const auto second = read_stored("dev");
   EXPECT_TRUE(second.signing_key == first.signing_key) << "the active key keeps signing after a restart";
   EXPECT_TRUE(test::verify_jwt(token, second.jwks, std::time(nullptr)));
-  EXPECT_NE(slurp(log()).find("adopted the previous keys"), std::string::npos);
+  EXPECT_NE(read_file(log()).find("adopted the previous keys"), std::string::npos);
 }
 
 TEST_F(AgentWithKeysets, OnceFetchesEveryKeysetAndFailsWhenOneFails) {
   auto ok = start({"--once"});
-  EXPECT_EQ(ok->wait_exit(30000), 0) << slurp(log());
+  EXPECT_EQ(ok->wait_exit(30000), 0) << read_file(log());
   EXPECT_EQ(kids_of(read_stored("idp").jwks), std::vector<std::string>{"default-1"});
   EXPECT_FALSE(read_stored("dev").signing_key.empty());
   server.settings({{"fault", "status"}, {"fault_status", 503}});
@@ -520,7 +516,7 @@ TEST_F(AgentWithKeysets, ReadinessWaitsForEveryKeysetAndReloadAddsAndRemoves) {
     // ... and its first fetch has met the outage.
     if (r && r->body().find("idp") != std::string::npos && server.requests("/.well-known/openid-configuration") > 0)
       break;
-    ASSERT_EQ(agent->wait_exit(10), -1) << slurp(log());
+    ASSERT_EQ(agent->wait_exit(10), -1) << read_file(log());
   }
   auto r = tw::testing::get_unix(run_dir() / "agent.sock", "/readyz");
   ASSERT_TRUE(r);
@@ -531,7 +527,7 @@ TEST_F(AgentWithKeysets, ReadinessWaitsForEveryKeysetAndReloadAddsAndRemoves) {
   EXPECT_GE(server.requests("/.well-known/openid-configuration"), 2);
 
   // SIGHUP: drop "dev", keep the others.
-  json c = json::parse(slurp(config()));
+  json c = json::parse(read_file(config()));
   c["keysets"].erase(2);
   std::ofstream(config()) << c.dump();
   agent->kill(SIGHUP);
