@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian bookworm packages tokenwell needs to build, test and run
 # its demo. Idempotent: asks apt only for what is missing. Needs root.
+#   scripts/install-deps.sh              build, tests, demo (what CI needs)
+#   scripts/install-deps.sh --pictures   also matplotlib for
+#                                        scripts/observability-pictures.sh
 set -euo pipefail
 
 packages=(
@@ -21,6 +24,7 @@ packages=(
 # Debian's npm is a separate package; a nodejs from elsewhere (NodeSource)
 # bundles its own npm and conflicts with Debian's.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
+[[ ${1:-} == --pictures ]] && packages+=(python3-matplotlib)
 
 missing=()
 for p in "${packages[@]}"; do
