@@ -43,9 +43,10 @@ def slug(title):
 
 
 def legend(fmt, labels):
-    # The pod is the same in every series of this scenario: leave it out.
+    # The pod is the same in every series of this scenario: leave it out
+    # unless it is all the legend says.
     text = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: "" if m[1] == "pod" else labels.get(m[1], ""), fmt)
-    return " ".join(text.split()) or "value"
+    return " ".join(text.split()) or labels.get("pod", "value")
 
 
 def shade_faults(ax, s):
