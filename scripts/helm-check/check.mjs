@@ -9,7 +9,7 @@
 // also goes through the agent's own --check-config.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
@@ -363,6 +363,72 @@ await check("values.schema.json rejects bad values with the path named", () => {
     [["--set", "sidecar.mode=sometimes"], "/sidecar/mode"],
     [["--set", "azureWorkloadIdentity.enabled=true"], "/azureWorkloadIdentity/clientId"],
     [["--set", "config.keysets[0].name=k", "--set", "config.keysets[0].source=generated"], "missing property 'algorithm'"],
+  ];
+  for (const [args, path_] of bad) {
+    const r = spawnSync(helm, ["template", "rel", chart, ...args], { encoding: "utf8" });
+    expect(r.status !== 0, `accepted: ${args.join(" ")}`);
+    expect(r.stderr.includes(path_), `error for ${args.join(" ")} does not name ${path_}:\n${r.stderr}`);
+  }
+});
+
+// --- monitoring: the PrometheusRule and the Grafana dashboard ConfigMap ----
+// The rules are checked as Prometheus reads them (promtool check rules on the
+// rendered spec); the PrometheusRule's shape by the operator's schema above.
+const repoRoot = path.resolve(chart, "../..");
+function promtoolCheck(spec, name) {
+  const file = path.join(work, `${name}-rules.yaml`);
+  writeFileSync(file, JSON.stringify(spec));  // JSON is YAML
+  const r = spawnSync("promtool", ["check", "rules", file], { encoding: "utf8" });
+  expect(r.status === 0, `promtool check rules: ${r.stdout}${r.stderr}`);
+}
+const alertsOf = (spec) => spec.groups.flatMap((g) => g.rules).filter((r) => r.alert);
+const shipped = parseAllDocuments(readFileSync(path.join(repoRoot, "deploy/prometheus/tokenwell-rules.yaml"), "utf8"))[0].toJS();
+
+await check("default: no PrometheusRule, no dashboard ConfigMap", () => {
+  expect(!rendered.default.some((o) => o.kind === "PrometheusRule"), "a PrometheusRule by default");
+  expect(!rendered.default.some((o) => o.kind === "ConfigMap" && o.data?.["tokenwell.json"]), "a dashboard by default");
+});
+
+await check("monitoring-rules-dashboard: PrometheusRule passes promtool, the shipped alerts with the values' windows", () => {
+  const pr = one(rendered["monitoring-rules-dashboard"], "PrometheusRule");
+  equal(pr.metadata.labels.release, "prometheus", "PrometheusRule extra labels");
+  promtoolCheck(pr.spec, "monitoring-rules-dashboard");
+  const alerts = alertsOf(pr.spec);
+  // Without the injector its group is left out; everything else is the shipped file.
+  equal(alerts.map((a) => a.alert), alertsOf(shipped).map((a) => a.alert).filter((n) => !n.startsWith("TokenwellInjector")),
+        "alert names");
+  const byName = Object.fromEntries(alerts.map((a) => [a.alert, a]));
+  equal(byName.TokenwellCredentialRefreshFailing.for, "30m", "credentialRefreshFailingFor");
+  expect(byName.TokenwellSocketCallersDenied.expr.endsWith("> 5"), `socketDeniedThreshold: ${byName.TokenwellSocketCallersDenied.expr}`);
+  for (const a of alerts)
+    equal(a.annotations.runbook_url, `https://docs.example.com/tokenwell/runbooks.md#${a.alert.toLowerCase()}`, `${a.alert} runbook_url`);
+});
+
+await check("with injector.enabled the PrometheusRule adds the injector's alerts, and they pass promtool", () => {
+  const objs = render(chart, ["--skip-schema-validation", "--set", "monitoring.rules.enabled=true", "--set", "injector.enabled=true",
+                              "--show-only", "templates/prometheusrule.yaml"]);
+  const pr = one(objs, "PrometheusRule");
+  promtoolCheck(pr.spec, "injector");
+  equal(alertsOf(pr.spec).map((a) => a.alert), alertsOf(shipped).map((a) => a.alert), "the shipped file's alerts");
+});
+
+await check("monitoring-rules-dashboard: dashboard ConfigMap for Grafana's sidecar, the shipped JSON", () => {
+  const cm = one(rendered["monitoring-rules-dashboard"], "ConfigMap", "rel-tokenwell-dashboard");
+  equal(cm.metadata.labels.grafana_dashboard, "1", "sidecar label");
+  equal(cm.metadata.annotations, { grafana_folder: "tokenwell" }, "annotations");
+  equal(cm.metadata.namespace, "monitoring", "namespace");
+  equal(JSON.parse(cm.data["tokenwell.json"]),
+        JSON.parse(readFileSync(path.join(repoRoot, "deploy/grafana/tokenwell-dashboard.json"), "utf8")), "dashboard JSON");
+});
+
+await check("values.schema.json rejects bad monitoring values with the path named", () => {
+  const bad = [
+    [["--set", "monitoring.rules.credentialRefreshFailingFor=15 minutes"], "/monitoring/rules/credentialRefreshFailingFor"],
+    [["--set", "monitoring.rules.runbookUrl=docs/runbooks.md"], "/monitoring/rules/runbookUrl"],
+    [["--set", "monitoring.rules.socketDeniedThreshold=-1"], "/monitoring/rules/socketDeniedThreshold"],
+    [["--set", "monitoring.rules.injectorWebhookName=a\"b"], "/monitoring/rules/injectorWebhookName"],
+    [["--set", "monitoring.dashboard.namespace=Monitoring"], "/monitoring/dashboard/namespace"],
+    [["--set", "monitoring.dashboard.enable=true"], "enable"],
   ];
   for (const [args, path_] of bad) {
     const r = spawnSync(helm, ["template", "rel", chart, ...args], { encoding: "utf8" });
