@@ -1,5 +1,5 @@
 // read_bench.cpp -- getting a 2 KiB token three ways, in one run:
-//   Segment*     tokenwell_read() from the shared-memory segment (tokenwell)
+//   Segment*     tokenwell_read_entry() from the shared-memory segment (tokenwell)
 //   UnixSocket*  one request/response over a keep-alive Unix stream socket
 //                (the best case of an agent that serves tokens on a socket)
 //   FileReread*  open + read + close of a file on tmpfs (a file-sink agent)
@@ -162,10 +162,14 @@ void segment_read(benchmark::State& state, bool rotating) {
   char user[TOKENWELL_USERNAME_MAX + 1];
   std::size_t bad = 0;
   for (auto _ : state) {
-    size_t len = 0;
-    int rc = tokenwell_read(tw, "redis", token, sizeof token, &len, user, sizeof user, nullptr,
-                            nullptr);
-    bad += (rc != TOKENWELL_OK || len != kTokenSize);
+    tokenwell_entry e{};
+    e.struct_size = sizeof e;
+    e.secret = token;
+    e.secret_size = sizeof token;
+    e.username = user;
+    e.username_size = sizeof user;
+    int rc = tokenwell_read_entry(tw, "redis", TOKENWELL_KIND_CREDENTIAL, &e);
+    bad += (rc != TOKENWELL_OK || e.secret_len != kTokenSize);
     benchmark::DoNotOptimize(token);
   }
   tokenwell_close(tw);

@@ -74,24 +74,27 @@ struct KeysetValue {
 
 KeysetValue read_keyset(const tokenwell* tw, const char* name) {
   KeysetValue v;
-  size_t jwks_size = 4096, key_size = 4096;
+  v.jwks.assign(4096, '\0');
+  v.key.assign(4096, '\0');
   for (int attempt = 0; attempt < 8; ++attempt) {
-    v.jwks.assign(jwks_size, '\0');
-    OPENSSL_cleanse(v.key.data(), v.key.size());
-    v.key.assign(key_size, '\0');
-    size_t jwks_len = 0, key_len = 0;
-    const int rc = tokenwell_read_keyset(tw, name, v.jwks.data(), v.jwks.size(), &jwks_len,
-                                         v.key.data(), v.key.size(), &key_len, nullptr);
+    tokenwell_entry e{};
+    e.struct_size = sizeof e;
+    e.public_data = v.jwks.data();
+    e.public_size = v.jwks.size();
+    e.secret = v.key.data();
+    e.secret_size = v.key.size();
+    const int rc = tokenwell_read_entry(tw, name, TOKENWELL_KIND_KEYSET, &e);
     if (rc == TOKENWELL_OK) {
-      v.jwks.resize(jwks_len);
-      OPENSSL_cleanse(v.key.data() + key_len, v.key.size() - key_len);
-      v.key.resize(key_len);
+      v.jwks.resize(e.public_len);
+      OPENSSL_cleanse(v.key.data() + e.secret_len, v.key.size() - e.secret_len);
+      v.key.resize(e.secret_len);
       return v;
     }
     if (rc != TOKENWELL_ETOOSMALL) throw Rejection{rc};
-    // The value may grow again between reads: retry a few times.
-    jwks_size = jwks_len + 1 > jwks_size ? jwks_len + 1 : jwks_size;
-    key_size = key_len + 1 > key_size ? key_len + 1 : key_size;
+    // Nothing was copied, so growing moves no key bytes. The value may grow
+    // again between reads: retry a few times.
+    if (e.too_small & TOKENWELL_FIELD_PUBLIC) v.jwks.assign(e.public_len + 1, '\0');
+    if (e.too_small & TOKENWELL_FIELD_SECRET) v.key.assign(e.secret_len + 1, '\0');
   }
   throw Rejection{TOKENWELL_EBUSY};
 }
@@ -199,6 +202,8 @@ const char* tokenwell_jwt_strerror(int code) {
     case TOKENWELL_JWT_EINTERNAL:
       return "internal error in the crypto library";
     default:
+      // jwt.h owns 100-199; every other code keeps tokenwell_strerror()'s text.
+      if (code >= 100 && code <= 199) return "unknown error code";
       return tokenwell_strerror(code);
   }
 }

@@ -44,6 +44,12 @@ extern "C" {
 /* Bound on the latch retries of one read (a writer that fast is broken). */
 #define TW_SEG_READ_RETRIES 1000
 
+/* Sanity bounds a reader puts on the header's sizes (the file's real size
+ * is the other bound): far above anything the agent writes. Every reader
+ * (the Node binding too) uses these same numbers. */
+#define TW_SEG_MAX_SLOTS (1u << 16)
+#define TW_SEG_MAX_COPY_SIZE (64u << 20)
+
 typedef struct tw_seg_header {
   uint32_t magic;          /*   0 TW_SEG_MAGIC */
   uint16_t abi_version;    /*   4 layout version of the writer */

@@ -13,10 +13,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -33,8 +35,11 @@
 
 #define TW_DEFAULT_DIR "/run/tokenwell"
 #define TW_SEGMENT_FILE "segment"
-#define TW_MAX_SLOTS (1u << 16)
-#define TW_MAX_COPY_SIZE (64u << 20)
+/* The first tokenwell_entry: every member up to updated_ms. A caller's
+ * struct_size must cover it; members appended later are written only when
+ * struct_size covers them too. */
+#define TW_ENTRY_SIZE_V1 \
+  (offsetof(tokenwell_entry, updated_ms) + sizeof(int64_t))
 
 /* One mapping of one segment file. Immutable after creation. */
 typedef struct tw_mapping {
@@ -48,10 +53,14 @@ typedef struct tw_mapping {
 } tw_mapping;
 
 struct tokenwell {
-  tw_mapping *current; /* atomic pointer; old mappings kept until close */
+  /* Atomic pointer; NULL while a TOKENWELL_OPEN_MISSING_OK handle has no
+   * segment yet. Old mappings are kept until close. */
+  tw_mapping *current;
   pthread_mutex_t remap_lock;
   tw_mapping *retired; /* under remap_lock */
   bool can_remap;
+  bool missing_ok;
+  size_t dir_len; /* path[0, dir_len) is the directory */
   char path[PATH_MAX];
 };
 
@@ -61,15 +70,26 @@ typedef struct tw_snapshot {
   char name[TOKENWELL_NAME_MAX + 1];
 } tw_snapshot;
 
-/* Optional destination for one data field of a copy. */
-typedef struct tw_field_out {
-  char *buf;
-  size_t size;
-  size_t len; /* the field's real length */
-  bool fits;
-} tw_field_out;
+/* The data fields of a copy, in their order in the copy after the name. */
+enum { TW_FIELD_USERNAME = 0, TW_FIELD_SECRET = 1, TW_FIELD_PUBLIC = 2,
+       TW_FIELDS = 3 };
 
-enum { TW_FIELD_USERNAME = 0, TW_FIELD_SECRET = 1, TW_FIELD_PUBLIC = 2 };
+/* One field a read may copy out: the caller's buffer and what the read did
+ * with it. */
+typedef struct tw_field {
+  char *buf; /* NULL: not wanted */
+  size_t size;
+  size_t written; /* bytes written to buf over all attempts, to wipe them */
+} tw_field;
+
+/* What one read looks for and where its fields go. */
+typedef struct tw_request {
+  const char *name;
+  size_t name_len;
+  uint32_t kind; /* TW_SEG_KIND_*; 0: any */
+  int64_t now;   /* unix seconds, for expiry */
+  tw_field fields[TW_FIELDS];
+} tw_request;
 
 /* ---- version and errors ------------------------------------------------ */
 
@@ -77,6 +97,11 @@ int tokenwell_version_number(void) { return TOKENWELL_VERSION_NUMBER; }
 const char *tokenwell_version(void) { return TOKENWELL_VERSION_STRING; }
 
 const char *tokenwell_strerror(int code) {
+  /* The other headers' ranges (see tokenwell.h "Return codes"). */
+  if (code >= 100 && code <= 199)
+    return "libtokenwell-jwt error (see tokenwell_jwt_strerror)";
+  if (code >= 200 && code <= 299)
+    return "tokenwell/hiredis.h error (see tokenwell_hiredis_strerror)";
   switch (code) {
   case TOKENWELL_OK: return "ok";
   case TOKENWELL_EINVAL: return "invalid argument";
@@ -163,8 +188,8 @@ int tw_validate_header(const void *base, size_t size) {
   uint32_t slot_size = load32(&h->slot_size);
   uint32_t copy_size = load32(&h->copy_size);
   if (header_size != TW_SEG_HEADER_SIZE) return TOKENWELL_EFORMAT;
-  if (slot_count == 0 || slot_count > TW_MAX_SLOTS) return TOKENWELL_EFORMAT;
-  if (copy_size < TW_SEG_COPY_HEADER_SIZE + 8 || copy_size > TW_MAX_COPY_SIZE ||
+  if (slot_count == 0 || slot_count > TW_SEG_MAX_SLOTS) return TOKENWELL_EFORMAT;
+  if (copy_size < TW_SEG_COPY_HEADER_SIZE + 8 || copy_size > TW_SEG_MAX_COPY_SIZE ||
       copy_size % 8 != 0)
     return TOKENWELL_EFORMAT;
   if (slot_size % 8 != 0 ||
@@ -196,11 +221,16 @@ static void mapping_free(tw_mapping *m) {
   free(m);
 }
 
-/* Maps path read-only and validates it. */
-static int map_file(const char *path, tw_mapping **out) {
+/* Maps path read-only and validates it. *missing (may be NULL) tells a file
+ * that does not exist from one that cannot be opened. */
+static int map_file(const char *path, tw_mapping **out, bool *missing) {
   *out = NULL;
+  if (missing) *missing = false;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return TOKENWELL_EUNAVAILABLE;
+  if (fd < 0) {
+    if (missing) *missing = errno == ENOENT;
+    return TOKENWELL_EUNAVAILABLE;
+  }
   struct stat st;
   if (fstat(fd, &st) != 0) {
     close(fd);
@@ -243,8 +273,13 @@ static int handle_new(tokenwell **out) {
 }
 
 int tokenwell_open(const char *dir, tokenwell **out) {
+  return tokenwell_open_v2(dir, 0, out);
+}
+
+int tokenwell_open_v2(const char *dir, unsigned flags, tokenwell **out) {
   if (out == NULL) return TOKENWELL_EINVAL;
   *out = NULL;
+  if (flags & ~(unsigned)TOKENWELL_OPEN_MISSING_OK) return TOKENWELL_EINVAL;
   if (dir == NULL || dir[0] == '\0') dir = getenv("TOKENWELL_DIR");
   if (dir == NULL || dir[0] == '\0') dir = TW_DEFAULT_DIR;
   tokenwell *tw;
@@ -258,14 +293,17 @@ int tokenwell_open(const char *dir, tokenwell **out) {
   memcpy(tw->path, dir, dlen);
   tw->path[dlen] = '/';
   memcpy(tw->path + dlen + 1, TW_SEGMENT_FILE, sizeof TW_SEGMENT_FILE);
+  tw->dir_len = dlen;
   tw->can_remap = true;
+  tw->missing_ok = (flags & TOKENWELL_OPEN_MISSING_OK) != 0;
   tw_mapping *m;
-  rc = map_file(tw->path, &m);
-  if (rc != TOKENWELL_OK) {
+  bool missing;
+  rc = map_file(tw->path, &m, &missing);
+  if (rc != TOKENWELL_OK && !(missing && tw->missing_ok)) {
     tokenwell_close(tw);
     return rc;
   }
-  tw->current = m;
+  tw->current = m; /* NULL: mapped on first use, once the agent created it */
   *out = tw;
   return TOKENWELL_OK;
 }
@@ -300,42 +338,81 @@ void tokenwell_close(tokenwell *tw) {
 }
 
 /*
- * Returns the mapping to read, remapping first when the agent renamed a new
- * file over ours. Old mappings stay mapped until close, so a thread still
- * reading one never touches unmapped memory.
+ * Sets *out to the mapping to read, remapping first when the agent renamed a
+ * new file over ours (or mapping for the first time when the handle was
+ * opened before the segment existed). Old mappings stay mapped until close,
+ * so a thread still reading one never touches unmapped memory. Fails only
+ * when there is no mapping at all; *missing (may be NULL) then tells whether
+ * the file does not exist yet.
  */
-static const tw_mapping *current_mapping(const tokenwell *ctw) {
+static int mapping_of(const tokenwell *ctw, const tw_mapping **out,
+                      bool *missing) {
   tokenwell *tw = (tokenwell *)ctw; /* remap state is internally synchronized */
+  if (missing) *missing = false;
   tw_mapping *m = __atomic_load_n(&tw->current, __ATOMIC_ACQUIRE);
-  if (!tw->can_remap ||
-      !(load32(&header_of(m)->flags) & TW_SEG_FLAG_REPLACED))
-    return m;
+  if (m != NULL && (!tw->can_remap ||
+                    !(load32(&header_of(m)->flags) & TW_SEG_FLAG_REPLACED))) {
+    *out = m;
+    return TOKENWELL_OK;
+  }
+  int rc = TOKENWELL_OK;
   pthread_mutex_lock(&tw->remap_lock);
   tw_mapping *again = __atomic_load_n(&tw->current, __ATOMIC_ACQUIRE);
   if (again == m) {
     tw_mapping *fresh;
-    if (map_file(tw->path, &fresh) == TOKENWELL_OK) {
-      m->retired_next = tw->retired;
-      tw->retired = m;
+    rc = map_file(tw->path, &fresh, missing);
+    if (rc == TOKENWELL_OK) {
+      if (m != NULL) {
+        m->retired_next = tw->retired;
+        tw->retired = m;
+      }
       __atomic_store_n(&tw->current, fresh, __ATOMIC_RELEASE);
       again = fresh;
+    } else if (m != NULL) {
+      rc = TOKENWELL_OK; /* keep reading the old mapping: its values stay valid */
     }
-    /* On failure keep reading the old mapping: its values stay valid. */
   }
   pthread_mutex_unlock(&tw->remap_lock);
-  return again;
+  *out = again;
+  return again != NULL ? TOKENWELL_OK : rc;
 }
 
 /* ---- consistent reads ------------------------------------------------------ */
 
+/* Validity of a copy header at unix second `now`. */
+static int value_status(const tw_seg_copy_header *hdr, int64_t now) {
+  if (!(hdr->flags & TW_SEG_COPY_HAS_VALUE)) return TOKENWELL_ENOVALUE;
+  if (hdr->expires_at != 0 && hdr->expires_at <= now) return TOKENWELL_ENOVALUE;
+  return TOKENWELL_OK;
+}
+
 /*
- * Reads slot i's current copy consistently. Copies the name into snap (only
- * when it fits) and the requested fields into outs (NULL entries skipped,
- * only fields that fit). Returns OK, EBUSY (retries exhausted) or EFORMAT
- * (a stable copy whose lengths exceed its capacity).
+ * Whether a copy whose header and name are in snap is the one req wants,
+ * valid, and small enough for every wanted buffer: only then is any field
+ * copied, so a failed read never had a byte of the value in its buffers.
+ */
+static bool copy_wanted(const tw_request *req, const tw_snapshot *snap,
+                        const uint64_t lens[TW_FIELDS]) {
+  if (snap->hdr.kind == TW_SEG_KIND_FREE ||
+      (req->kind != 0 && snap->hdr.kind != req->kind) ||
+      snap->hdr.name_len != req->name_len ||
+      memcmp(snap->name, req->name, req->name_len) != 0 ||
+      value_status(&snap->hdr, req->now) != TOKENWELL_OK)
+    return false;
+  for (int f = 0; f < TW_FIELDS; f++)
+    if (req->fields[f].buf != NULL && lens[f] >= req->fields[f].size)
+      return false;
+  return true;
+}
+
+/*
+ * Reads slot i's current copy consistently into snap (the header, and the
+ * name when it fits). With req (may be NULL), copies the fields req wants
+ * when copy_wanted() says so. Returns OK, EBUSY (retries exhausted) or
+ * EFORMAT (a stable copy whose lengths exceed its capacity).
  */
 static int read_slot(const tw_mapping *m, uint32_t i, tw_snapshot *snap,
-                     tw_field_out *outs[3]) {
+                     tw_request *req) {
   const tw_seg_slot_header *sh = slot_header(m, i);
   const size_t cap = m->copy_size - TW_SEG_COPY_HEADER_SIZE;
   for (int attempt = 0; attempt < TW_SEG_READ_RETRIES; attempt++) {
@@ -343,11 +420,12 @@ static int read_slot(const tw_mapping *m, uint32_t i, tw_snapshot *snap,
     const unsigned char *copy = copy_of(m, i, seq & 1u);
     copy_words((char *)&snap->hdr, copy, sizeof snap->hdr);
     const unsigned char *data = copy + TW_SEG_COPY_HEADER_SIZE;
-    uint64_t lens[4] = {snap->hdr.name_len, snap->hdr.username_len,
-                        snap->hdr.secret_len, snap->hdr.public_len};
-    uint64_t off[4];
+    /* Name, then the fields in TW_FIELD_* order. */
+    uint64_t lens[1 + TW_FIELDS] = {snap->hdr.name_len, snap->hdr.username_len,
+                                    snap->hdr.secret_len, snap->hdr.public_len};
+    uint64_t off[1 + TW_FIELDS];
     uint64_t end = 0;
-    for (int f = 0; f < 4; f++) {
+    for (int f = 0; f < 1 + TW_FIELDS; f++) {
       off[f] = end;
       end += TW_SEG_ALIGN8(lens[f]);
     }
@@ -356,14 +434,14 @@ static int read_slot(const tw_mapping *m, uint32_t i, tw_snapshot *snap,
     if (sane) {
       copy_words(snap->name, data + off[0], (size_t)lens[0]);
       snap->name[lens[0]] = '\0';
-      for (int f = 0; f < 3; f++) {
-        tw_field_out *o = outs[f];
-        if (o == NULL) continue;
-        o->len = (size_t)lens[f + 1];
-        o->fits = o->buf != NULL && o->len < o->size;
-        if (o->fits) {
-          copy_words(o->buf, data + off[f + 1], o->len);
-          o->buf[o->len] = '\0';
+      if (req != NULL && copy_wanted(req, snap, lens + 1)) {
+        for (int f = 0; f < TW_FIELDS; f++) {
+          tw_field *o = &req->fields[f];
+          if (o->buf == NULL) continue;
+          size_t len = (size_t)lens[f + 1];
+          copy_words(o->buf, data + off[f + 1], len);
+          o->buf[len] = '\0';
+          if (len + 1 > o->written) o->written = len + 1;
         }
       }
     }
@@ -375,23 +453,23 @@ static int read_slot(const tw_mapping *m, uint32_t i, tw_snapshot *snap,
 }
 
 /*
- * Finds entry `name` and reads it. *slot_out (may be NULL) receives the
+ * Finds entry req->name and reads it. *slot_out (may be NULL) receives the
  * slot index. ENOTFOUND when no slot holds a copy of that name with a kind.
  */
-static int find_and_read(const tw_mapping *m, const char *name, size_t len,
-                         tw_snapshot *snap, tw_field_out *outs[3],
-                         uint32_t *slot_out) {
-  uint64_t hash = tw_seg_name_hash(name, len);
+static int find_and_read(const tw_mapping *m, tw_request *req,
+                         tw_snapshot *snap, uint32_t *slot_out) {
+  uint64_t hash = tw_seg_name_hash(req->name, req->name_len);
   int busy = TOKENWELL_ENOTFOUND;
   for (uint32_t i = 0; i < m->slot_count; i++) {
     if (load64(&slot_header(m, i)->name_hash) != hash) continue;
-    int rc = read_slot(m, i, snap, outs);
+    int rc = read_slot(m, i, snap, req);
     if (rc != TOKENWELL_OK) {
       busy = rc;
       continue;
     }
-    if (snap->hdr.kind == TW_SEG_KIND_FREE || snap->hdr.name_len != len ||
-        memcmp(snap->name, name, len) != 0)
+    if (snap->hdr.kind == TW_SEG_KIND_FREE ||
+        snap->hdr.name_len != req->name_len ||
+        memcmp(snap->name, req->name, req->name_len) != 0)
       continue; /* hash collision, or the slot changed hands meanwhile */
     if (slot_out) *slot_out = i;
     return TOKENWELL_OK;
@@ -407,111 +485,183 @@ static int check_name(const char *name, size_t *len) {
   return TOKENWELL_OK;
 }
 
-/* Validity of a consistent snapshot right now. */
-static int value_status(const tw_snapshot *snap) {
-  if (!(snap->hdr.flags & TW_SEG_COPY_HAS_VALUE)) return TOKENWELL_ENOVALUE;
-  if (snap->hdr.expires_at != 0 && snap->hdr.expires_at <= now_unix_seconds())
-    return TOKENWELL_ENOVALUE;
-  return TOKENWELL_OK;
-}
-
 /*
- * The outcome of a read that copied fields out (outs as in read_slot, the
- * secret at index 1): the value's status, then ETOOSMALL if a requested field
- * did not fit. Unless it is OK the secret buffer is emptied: a secret leaves
- * the library whole or not at all.
+ * The one outcome step of every read: the status of the consistent snapshot
+ * (found, of the kind wanted, valid, fitting), the entry's out members, and
+ * the caller's buffers: whole on success, else "" with every byte this read
+ * wrote wiped (also what torn attempts left behind).
  */
-static int copied_read_status(const tw_snapshot *snap, tw_field_out *outs[3]) {
-  int rc = value_status(snap);
-  for (int f = 0; rc == TOKENWELL_OK && f < 3; f++)
-    if (outs[f] != NULL && !outs[f]->fits) rc = TOKENWELL_ETOOSMALL;
-  if (rc != TOKENWELL_OK && outs[1] != NULL && outs[1]->size != 0)
-    outs[1]->buf[0] = '\0';
+static int finish_read(tw_request *req, const tw_snapshot *snap, int rc,
+                       tokenwell_entry *e) {
+  if (rc == TOKENWELL_OK && req->kind != 0 && snap->hdr.kind != req->kind) {
+    e->kind = (int)snap->hdr.kind; /* found, but of another kind */
+    rc = TOKENWELL_ENOTFOUND;
+  } else if (rc == TOKENWELL_OK) {
+    const tw_seg_copy_header *h = &snap->hdr;
+    e->kind = (int)h->kind;
+    e->has_value = (h->flags & TW_SEG_COPY_HAS_VALUE) != 0;
+    e->username_len = h->username_len;
+    e->secret_len = h->secret_len;
+    e->public_len = h->public_len;
+    e->expires_at = h->expires_at;
+    e->generation = h->generation;
+    e->updated_ms = h->updated_ms;
+    rc = value_status(h, req->now);
+    static const unsigned bits[TW_FIELDS] = {
+        TOKENWELL_FIELD_USERNAME, TOKENWELL_FIELD_SECRET, TOKENWELL_FIELD_PUBLIC};
+    const size_t lens[TW_FIELDS] = {e->username_len, e->secret_len,
+                                    e->public_len};
+    for (int f = 0; rc == TOKENWELL_OK && f < TW_FIELDS; f++)
+      if (req->fields[f].buf != NULL && lens[f] >= req->fields[f].size)
+        e->too_small |= bits[f];
+    if (rc == TOKENWELL_OK && e->too_small != 0) rc = TOKENWELL_ETOOSMALL;
+  }
+  const size_t lens[TW_FIELDS] = {e->username_len, e->secret_len,
+                                  e->public_len};
+  for (int f = 0; f < TW_FIELDS; f++) {
+    tw_field *o = &req->fields[f];
+    if (o->buf == NULL) continue;
+    const size_t keep = rc == TOKENWELL_OK ? lens[f] + 1 : 0;
+    if (o->written > keep) memset(o->buf + keep, 0, o->written - keep);
+    if (rc != TOKENWELL_OK && o->size != 0) o->buf[0] = '\0';
+  }
   return rc;
 }
 
-static int read_entry(const tokenwell *tw, const char *name, tw_snapshot *snap,
-                      tw_field_out *outs[3]) {
-  size_t len;
-  if (tw == NULL) return TOKENWELL_EINVAL;
-  int rc = check_name(name, &len);
-  if (rc != TOKENWELL_OK) return rc;
-  return find_and_read(current_mapping(tw), name, len, snap, outs, NULL);
+/* tokenwell_read_entry(), called directly by the simple forms. */
+static int read_entry(const tokenwell *tw, const char *name, int kind,
+                      tokenwell_entry *e) {
+  if (e == NULL || e->struct_size < TW_ENTRY_SIZE_V1) return TOKENWELL_EINVAL;
+  e->kind = 0;
+  e->has_value = 0;
+  e->too_small = 0;
+  e->secret_len = e->username_len = e->public_len = 0;
+  e->expires_at = 0;
+  e->generation = 0;
+  e->updated_ms = 0;
+  tw_request req;
+  memset(&req, 0, sizeof req);
+  req.fields[TW_FIELD_USERNAME].buf = e->username;
+  req.fields[TW_FIELD_USERNAME].size = e->username ? e->username_size : 0;
+  req.fields[TW_FIELD_SECRET].buf = e->secret;
+  req.fields[TW_FIELD_SECRET].size = e->secret ? e->secret_size : 0;
+  req.fields[TW_FIELD_PUBLIC].buf = e->public_data;
+  req.fields[TW_FIELD_PUBLIC].size = e->public_data ? e->public_size : 0;
+  req.kind = (uint32_t)kind;
+  req.now = now_unix_seconds();
+  tw_snapshot snap;
+  const tw_mapping *m;
+  int rc = TOKENWELL_OK;
+  if (tw == NULL || (e->username == NULL && e->username_size != 0) ||
+      (e->secret == NULL && e->secret_size != 0) ||
+      (e->public_data == NULL && e->public_size != 0) ||
+      (kind != 0 && kind != TOKENWELL_KIND_CREDENTIAL &&
+       kind != TOKENWELL_KIND_KEYSET))
+    rc = TOKENWELL_EINVAL;
+  if (rc == TOKENWELL_OK) rc = check_name(name, &req.name_len);
+  if (rc == TOKENWELL_OK) rc = mapping_of(tw, &m, NULL);
+  if (rc == TOKENWELL_OK) {
+    req.name = name;
+    rc = find_and_read(m, &req, &snap, NULL);
+  }
+  return finish_read(&req, &snap, rc, e);
+}
+
+int tokenwell_read_entry(const tokenwell *tw, const char *name, int kind,
+                         tokenwell_entry *entry) {
+  return read_entry(tw, name, kind, entry);
+}
+
+/* A tokenwell_entry for the simple forms, which know its size. */
+static tokenwell_entry entry_v1(void) {
+  tokenwell_entry e;
+  memset(&e, 0, sizeof e);
+  e.struct_size = sizeof e;
+  return e;
+}
+
+/* Whether a simple form reports the entry's metadata for this code. */
+static bool found(int rc) {
+  return rc == TOKENWELL_OK || rc == TOKENWELL_ENOVALUE ||
+         rc == TOKENWELL_ETOOSMALL;
 }
 
 int tokenwell_read(const tokenwell *tw, const char *name, char *token,
                    size_t token_size, size_t *token_len, char *username,
                    size_t username_size, int64_t *expires_at,
                    uint64_t *generation) {
-  tw_snapshot snap;
-  tw_field_out user = {username, username_size, 0, false};
-  tw_field_out secret = {token, token_size, 0, false};
-  tw_field_out *outs[3] = {username ? &user : NULL, token ? &secret : NULL,
-                           NULL};
   if (token == NULL && token_size != 0) return TOKENWELL_EINVAL;
-  int rc = read_entry(tw, name, &snap, outs);
-  if (rc != TOKENWELL_OK) return rc;
-  if (snap.hdr.kind != TW_SEG_KIND_CREDENTIAL) return TOKENWELL_ENOTFOUND;
-  if (expires_at) *expires_at = snap.hdr.expires_at;
-  if (generation) *generation = snap.hdr.generation;
-  if (token_len) *token_len = snap.hdr.secret_len;
-  return copied_read_status(&snap, outs);
+  tokenwell_entry e = entry_v1();
+  e.secret = token;
+  e.secret_size = token_size;
+  e.username = username;
+  e.username_size = username ? username_size : 0;
+  int rc = read_entry(tw, name, TOKENWELL_KIND_CREDENTIAL, &e);
+  if (found(rc)) {
+    if (token_len) *token_len = e.secret_len;
+    if (expires_at) *expires_at = e.expires_at;
+    if (generation) *generation = e.generation;
+  }
+  return rc;
 }
 
 int tokenwell_stat(const tokenwell *tw, const char *name, int *kind,
                    int64_t *expires_at, uint64_t *generation) {
-  tw_snapshot snap;
-  tw_field_out *outs[3] = {NULL, NULL, NULL};
-  int rc = read_entry(tw, name, &snap, outs);
-  if (rc != TOKENWELL_OK) return rc;
-  if (kind) *kind = (int)snap.hdr.kind;
-  if (expires_at) *expires_at = snap.hdr.expires_at;
-  if (generation) *generation = snap.hdr.generation;
-  return value_status(&snap);
+  tokenwell_entry e = entry_v1();
+  int rc = read_entry(tw, name, 0, &e);
+  if (found(rc)) {
+    if (kind) *kind = e.kind;
+    if (expires_at) *expires_at = e.expires_at;
+    if (generation) *generation = e.generation;
+  }
+  return rc;
 }
 
 int tokenwell_read_public(const tokenwell *tw, const char *name, char *buf,
                           size_t size, size_t *len, uint64_t *generation) {
-  tw_snapshot snap;
-  tw_field_out pub = {buf, size, 0, false};
-  tw_field_out *outs[3] = {NULL, NULL, buf ? &pub : NULL};
   if (buf == NULL && size != 0) return TOKENWELL_EINVAL;
-  int rc = read_entry(tw, name, &snap, outs);
-  if (rc != TOKENWELL_OK) return rc;
-  if (len) *len = snap.hdr.public_len;
-  if (generation) *generation = snap.hdr.generation;
-  return copied_read_status(&snap, outs);
+  tokenwell_entry e = entry_v1();
+  e.public_data = buf;
+  e.public_size = size;
+  int rc = read_entry(tw, name, 0, &e);
+  if (found(rc)) {
+    if (len) *len = e.public_len;
+    if (generation) *generation = e.generation;
+  }
+  return rc;
 }
 
 int tokenwell_read_keyset(const tokenwell *tw, const char *name, char *jwks,
                           size_t jwks_size, size_t *jwks_len, char *key,
                           size_t key_size, size_t *key_len,
                           uint64_t *generation) {
-  tw_snapshot snap;
-  tw_field_out pub = {jwks, jwks_size, 0, false};
-  tw_field_out secret = {key, key_size, 0, false};
-  tw_field_out *outs[3] = {NULL, key ? &secret : NULL, jwks ? &pub : NULL};
   if ((jwks == NULL && jwks_size != 0) || (key == NULL && key_size != 0))
     return TOKENWELL_EINVAL;
-  int rc = read_entry(tw, name, &snap, outs);
-  if (rc != TOKENWELL_OK) return rc;
-  if (snap.hdr.kind != TW_SEG_KIND_KEYSET) return TOKENWELL_ENOTFOUND;
-  if (jwks_len) *jwks_len = snap.hdr.public_len;
-  if (key_len) *key_len = snap.hdr.secret_len;
-  if (generation) *generation = snap.hdr.generation;
-  return copied_read_status(&snap, outs);
+  tokenwell_entry e = entry_v1();
+  e.public_data = jwks;
+  e.public_size = jwks_size;
+  e.secret = key;
+  e.secret_size = key_size;
+  int rc = read_entry(tw, name, TOKENWELL_KIND_KEYSET, &e);
+  if (found(rc)) {
+    if (jwks_len) *jwks_len = e.public_len;
+    if (key_len) *key_len = e.secret_len;
+    if (generation) *generation = e.generation;
+  }
+  return rc;
 }
 
 int tokenwell_list(const tokenwell *tw, char *names, size_t size,
                    size_t *len) {
   if (tw == NULL || (names == NULL && size != 0)) return TOKENWELL_EINVAL;
-  const tw_mapping *m = current_mapping(tw);
+  const tw_mapping *m;
+  int rc = mapping_of(tw, &m, NULL);
+  if (rc != TOKENWELL_OK) return rc;
   size_t used = 0;
-  tw_field_out *outs[3] = {NULL, NULL, NULL};
   for (uint32_t i = 0; i < m->slot_count; i++) {
     if (load64(&slot_header(m, i)->name_hash) == 0) continue;
     tw_snapshot snap;
-    if (read_slot(m, i, &snap, outs) != TOKENWELL_OK) continue;
+    if (read_slot(m, i, &snap, NULL) != TOKENWELL_OK) continue;
     if (snap.hdr.kind == TW_SEG_KIND_FREE || snap.hdr.name_len == 0) continue;
     size_t n = snap.hdr.name_len + 1;
     if (used + n < size) memcpy(names + used, snap.name, n);
@@ -529,7 +679,10 @@ int tokenwell_list(const tokenwell *tw, char *names, size_t size,
 int tokenwell_agent_info(const tokenwell *tw, int32_t *pid,
                          int64_t *heartbeat_ms) {
   if (tw == NULL) return TOKENWELL_EINVAL;
-  const tw_seg_header *h = header_of(current_mapping(tw));
+  const tw_mapping *m;
+  int rc = mapping_of(tw, &m, NULL);
+  if (rc != TOKENWELL_OK) return rc;
+  const tw_seg_header *h = header_of(m);
   if (pid) *pid = (int32_t)load32(&h->writer_pid);
   if (heartbeat_ms) *heartbeat_ms = (int64_t)load64(&h->heartbeat_ms);
   return TOKENWELL_OK;
@@ -557,16 +710,69 @@ static void futex_wait(const uint32_t *word, uint32_t expected,
   syscall(SYS_futex, word, FUTEX_WAIT, expected, tsp, NULL, 0);
 }
 
+/*
+ * For a TOKENWELL_OPEN_MISSING_OK handle without a segment: waits until the
+ * agent creates it (and it is mapped), deadline (monotonic ms, <0: never)
+ * passes (ETIMEOUT), or it turns out to exist but be unusable (that code).
+ * The agent renames a complete file into place, so inotify's IN_MOVED_TO /
+ * IN_CREATE on the directory says when to look again. Each wait is capped at
+ * a second: a directory that does not exist yet cannot be watched.
+ */
+static int wait_for_segment(const tokenwell *tw, int64_t deadline) {
+  char dir[PATH_MAX];
+  memcpy(dir, tw->path, tw->dir_len);
+  dir[tw->dir_len] = '\0';
+  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  bool watching = false;
+  int rc;
+  for (;;) {
+    /* Watch before looking, so a creation in between is not missed. */
+    if (fd >= 0 && !watching)
+      watching = inotify_add_watch(fd, dir, IN_CREATE | IN_MOVED_TO |
+                                                IN_ONLYDIR) >= 0;
+    const tw_mapping *m;
+    bool missing;
+    rc = mapping_of(tw, &m, &missing);
+    if (rc == TOKENWELL_OK || !missing) break;
+    int64_t wait_ms = 1000;
+    if (deadline >= 0) {
+      int64_t remaining = deadline - monotonic_ms();
+      if (remaining <= 0) {
+        rc = TOKENWELL_ETIMEOUT;
+        break;
+      }
+      if (remaining < wait_ms) wait_ms = remaining;
+    }
+    struct pollfd p = {fd, POLLIN, 0};
+    poll(&p, watching ? 1 : 0, (int)wait_ms);
+    char events[4096] __attribute__((aligned(8)));
+    while (watching && read(fd, events, sizeof events) > 0) {
+    }
+  }
+  if (fd >= 0) close(fd);
+  return rc;
+}
+
 int tokenwell_wait(const tokenwell *tw, const char *name,
                    uint64_t after_generation, int64_t timeout_ms,
                    uint64_t *generation) {
-  size_t len;
+  tw_request req;
+  memset(&req, 0, sizeof req);
   if (tw == NULL) return TOKENWELL_EINVAL;
-  int rc = check_name(name, &len);
+  int rc = check_name(name, &req.name_len);
   if (rc != TOKENWELL_OK) return rc;
+  req.name = name;
   const int64_t deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
   for (;;) {
-    const tw_mapping *m = current_mapping(tw);
+    const tw_mapping *m;
+    bool missing;
+    rc = mapping_of(tw, &m, &missing);
+    if (rc != TOKENWELL_OK && missing && tw->missing_ok) {
+      rc = wait_for_segment(tw, deadline);
+      if (rc != TOKENWELL_OK) return rc;
+      continue;
+    }
+    if (rc != TOKENWELL_OK) return rc;
     const tw_seg_header *h = header_of(m);
     /* Futex values are loaded before the state they guard, so a publish
      * between the check and the wait changes the word and the wait returns. */
@@ -574,13 +780,12 @@ int tokenwell_wait(const tokenwell *tw, const char *name,
     const uint32_t *word = &h->change_seq;
     uint32_t expected = change;
     tw_snapshot snap;
-    tw_field_out *outs[3] = {NULL, NULL, NULL};
     uint32_t slot;
-    rc = find_and_read(m, name, len, &snap, outs, &slot);
+    rc = find_and_read(m, &req, &snap, &slot);
     if (rc == TOKENWELL_OK) {
       const tw_seg_slot_header *sh = slot_header(m, slot);
       uint32_t gen_word = __atomic_load_n(&sh->gen_futex, __ATOMIC_ACQUIRE);
-      rc = find_and_read(m, name, len, &snap, outs, &slot);
+      rc = find_and_read(m, &req, &snap, &slot);
       if (rc == TOKENWELL_OK && snap.hdr.generation > after_generation) {
         if (generation) *generation = snap.hdr.generation;
         return TOKENWELL_OK;
@@ -591,7 +796,8 @@ int tokenwell_wait(const tokenwell *tw, const char *name,
       }
     }
     if (load32(&h->flags) & TW_SEG_FLAG_REPLACED) {
-      if (current_mapping(tw) != m) continue;
+      const tw_mapping *now_m;
+      if (mapping_of(tw, &now_m, NULL) == TOKENWELL_OK && now_m != m) continue;
       /* Replaced but the new file is not readable yet: poll gently. */
       word = &h->change_seq;
       expected = __atomic_load_n(&h->change_seq, __ATOMIC_ACQUIRE);

@@ -1,15 +1,19 @@
 #!/bin/sh
-# Fails if libtokenwell (or libtokenwell-jwt) exports a defined symbol not
-# named tokenwell_*, or lacks one of the required symbols.
-#   check_exports.sh LIB [REQUIRED_SYMBOL...]   (default: libtokenwell's)
+# Fails unless the library exports exactly the functions its public headers
+# declare with TOKENWELL_API: nothing internal leaks out (C++, OpenSSL, tw_*),
+# and no declared function is missing from the version script.
+#   check_exports.sh LIB HEADER...
 lib=$1
 shift
-required=${*:-tokenwell_open tokenwell_close tokenwell_read tokenwell_wait tokenwell_list tokenwell_strerror tokenwell_version tokenwell_version_number tokenwell_read_keyset}
-syms=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDBRW]/ {print $3}' | sed 's/@.*//')
+syms=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDBRW]/ {print $3}' | sed 's/@.*//' \
+  | grep -v '^TOKENWELL_\(JWT_\)\?0$' | sort -u)
 [ -n "$syms" ] || { echo "no exported symbols in $lib"; exit 1; }
-bad=$(printf '%s\n' "$syms" | grep -v '^tokenwell_' | grep -v "^TOKENWELL_\(JWT_\)\?0$" || true)
-if [ -n "$bad" ]; then echo "symbols outside tokenwell_*:"; echo "$bad"; exit 1; fi
-echo "exports: $(printf '%s\n' "$syms" | grep -c '^tokenwell_') tokenwell_* symbols, nothing else"
-for s in $required; do
-  printf '%s\n' "$syms" | grep -qx "$s" || { echo "missing $s"; exit 1; }
-done
+declared=$(cat "$@" | tr '\n' ' ' | grep -oE 'TOKENWELL_API[^;(]*\(' \
+  | grep -oE 'tokenwell_[a-z0-9_]+ *\($' | tr -d ' (' | sort -u)
+[ -n "$declared" ] || { echo "no TOKENWELL_API functions in $*"; exit 1; }
+extra=$(printf '%s\n' "$syms" | grep -vxF "$declared" || true)
+missing=$(printf '%s\n' "$declared" | grep -vxF "$syms" || true)
+[ -z "$extra" ] || { echo "exported but not declared in the headers:"; echo "$extra"; }
+[ -z "$missing" ] || { echo "declared but not exported:"; echo "$missing"; }
+[ -z "$extra$missing" ] || exit 1
+echo "exports: the $(printf '%s\n' "$syms" | wc -l) functions the headers declare, nothing else"

@@ -48,6 +48,35 @@ TEST_F(ClientTest, GetGrowsItsBufferForLargeTokens) {
   EXPECT_EQ(c->token, token);
 }
 
+TEST_F(ClientTest, GetGrowsTheUsernameAndTokenTogether) {
+  const std::string user(TOKENWELL_USERNAME_MAX, 'u');
+  const std::string token(5000, 't');
+  publish("redis", credential(user, token));
+  const auto c = open().get("redis");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->username, user);
+  EXPECT_EQ(c->token, token);
+}
+
+TEST_F(ClientTest, GetOfAKeysetIsNotFound) {
+  SlotValue keys;
+  keys.kind = SlotKind::keyset;
+  keys.secret = R"({"d":"private"})";
+  keys.public_data = "{}";
+  publish("sessions", keys);
+  EXPECT_EQ(open().get("sessions").code(), TOKENWELL_ENOTFOUND);
+}
+
+TEST_F(ClientTest, OpenWithMissingOkWorksBeforeTheSegmentExists) {
+  const auto client = Client::open(dir.path().string(), TOKENWELL_OPEN_MISSING_OK);
+  ASSERT_TRUE(client) << client.error().message();
+  EXPECT_EQ(client->get("redis").code(), TOKENWELL_EUNAVAILABLE);
+  EXPECT_EQ(client->stat("redis").code(), TOKENWELL_EUNAVAILABLE);
+  publish("redis", credential("oid-1", "token-1"));
+  EXPECT_EQ(client->get("redis")->token, "token-1");
+  EXPECT_EQ(Client::open(dir.path().string(), 0x100).code(), TOKENWELL_EINVAL);
+}
+
 TEST_F(ClientTest, GetReportsUnknownAndInvalidNames) {
   publish("redis", credential("oid-1", "token-1"));
   const Client client = open();
@@ -74,6 +103,7 @@ TEST_F(ClientTest, StatTellsValidExpiredAndPending) {
   EXPECT_EQ(info->state, EntryState::valid);
   EXPECT_EQ(info->kind, EntryKind::credential);
   EXPECT_EQ(info->generation, valid);
+  EXPECT_GT(info->updated_ms, (now_s() - 3600) * 1000);
   EXPECT_EQ(client.stat("old")->state, EntryState::expired);
   EXPECT_EQ(client.get("old").code(), TOKENWELL_ENOVALUE);
   EXPECT_EQ(client.stat("new")->state, EntryState::pending);

@@ -12,6 +12,8 @@ int main() {
   if (tokenwell_version_number() != TOKENWELL_VERSION_NUMBER) return 1;
   auto client = tw::Client::open("/nonexistent-tokenwell-dir");
   if (client || client.code() != TOKENWELL_EUNAVAILABLE) return 1;
+  auto waiting = tw::Client::open("/nonexistent-tokenwell-dir", TOKENWELL_OPEN_MISSING_OK);
+  if (!waiting || waiting->get("redis").code() != TOKENWELL_EUNAVAILABLE) return 1;
   std::printf("libtokenwell %s via find_package: %s\n", tokenwell_version(),
               client.error().message());
   return 0;

@@ -1,6 +1,7 @@
 // Fuzzes libtokenwell's view of a segment image: header validation, slot
-// scanning, latch reads with lengths from the image, list, stat, read_public
-// and a zero-timeout wait. A segment file can be truncated, stale or written
+// scanning, latch reads with lengths from the image, the struct read with
+// buffers that fit and buffers that do not, its simple forms, list and a
+// zero-timeout wait. A segment file can be truncated, stale or written
 // by anyone with access to the runtime directory; no image may crash a reader.
 #include <cstdint>
 #include <cstring>
@@ -24,6 +25,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       int64_t exp;
       uint64_t gen;
       int kind;
+      for (int kind : {0, int{TOKENWELL_KIND_CREDENTIAL}, int{TOKENWELL_KIND_KEYSET}}) {
+        char small[8];
+        tokenwell_entry e{};
+        e.struct_size = sizeof e;
+        e.secret = kind == TOKENWELL_KIND_KEYSET ? small : token;
+        e.secret_size = kind == TOKENWELL_KIND_KEYSET ? sizeof small : sizeof token;
+        e.username = user;
+        e.username_size = sizeof user;
+        e.public_data = pub;
+        e.public_size = sizeof pub;
+        tokenwell_read_entry(tw, n, kind, &e);
+      }
       tokenwell_read(tw, n, token, sizeof token, &len, user, sizeof user, &exp, &gen);
       tokenwell_read(tw, n, nullptr, 0, &len, nullptr, 0, &exp, &gen);
       tokenwell_stat(tw, n, &kind, &exp, &gen);

@@ -218,7 +218,7 @@ std::string pyjwt_interop(const fs::path& dir, const std::string& jwks, std::str
   std::ofstream(dir / "private.json") << private_jwk;
   int rc = -1;
   {
-    Child py({TOKENWELL_PYTHON3, TOKENWELL_PYJWT_INTEROP, (dir / "jwks.json").string(),
+    Child py({TOKENWELL_PYTHON3, TOKENWELL_PYJWT_INTEROP, "check", (dir / "jwks.json").string(),
               (dir / "private.json").string(), token},
              dir / "pyjwt.out");
     rc = py.wait_exit(30000);

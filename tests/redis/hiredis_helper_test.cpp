@@ -138,6 +138,37 @@ TEST_F(HiredisHelper, UnknownCredentialAndBadArgumentsAreTokenwellCodes) {
   EXPECT_EQ(tokenwell_hiredis_command(&other, c, "PING"), nullptr);  // not sent
 }
 
+TEST_F(HiredisHelper, ATokenLargerThanTheStackBufferIsReadIntoTheHeap) {
+  ASSERT_EQ(tokenwell_hiredis_auth(&auth, c), TOKENWELL_OK);
+  rotate(std::string(20000, 'k'));  // the helper reads 8 KiB on the stack first
+  int reauthed = -1;
+  EXPECT_EQ(tokenwell_hiredis_check(&auth, c, &reauthed), TOKENWELL_OK);
+  EXPECT_EQ(reauthed, 1);
+  EXPECT_EQ(whoami(), "oid-1");
+}
+
+TEST_F(HiredisHelper, AKeysetIsNotACredential) {
+  SlotValue keys;
+  keys.kind = SlotKind::keyset;
+  keys.secret = R"({"kty":"oct","k":"private"})";
+  keys.public_data = R"({"keys":[]})";
+  publish("sessions", keys);
+  tokenwell_hiredis other{};
+  ASSERT_EQ(tokenwell_hiredis_init(&other, tw, "sessions"), TOKENWELL_OK);
+  EXPECT_EQ(tokenwell_hiredis_auth(&other, c), TOKENWELL_ENOTFOUND);
+  EXPECT_EQ(tokenwell_hiredis_check(&other, c, nullptr), TOKENWELL_ENOTFOUND);
+}
+
+TEST(HiredisCodes, AreInTheHelpersRangeWithTheirOwnText) {
+  static_assert(TOKENWELL_HIREDIS_EAUTH >= 200 && TOKENWELL_HIREDIS_EAUTH <= 299);
+  static_assert(TOKENWELL_HIREDIS_EIO >= 200 && TOKENWELL_HIREDIS_EIO <= 299);
+  EXPECT_STREQ(tokenwell_hiredis_strerror(TOKENWELL_HIREDIS_EIO), "Redis connection failed");
+  EXPECT_STREQ(tokenwell_hiredis_strerror(TOKENWELL_ENOVALUE), tokenwell_strerror(TOKENWELL_ENOVALUE));
+  // The core library's text for this range points here.
+  EXPECT_NE(std::string(tokenwell_strerror(TOKENWELL_HIREDIS_EAUTH)).find("tokenwell_hiredis_strerror"),
+            std::string::npos);
+}
+
 TEST_F(HiredisHelper, ExpiredCredentialKeepsTheCurrentAuthentication) {
   ASSERT_EQ(tokenwell_hiredis_auth(&auth, c), TOKENWELL_OK);
   rotate("token-3");

@@ -32,6 +32,11 @@ static int g_port, g_cluster_port, g_reauth = 1;
 static double g_duration;
 static tokenwell *g_tw;
 static volatile int g_writer_done;
+/* Set once the subscriber's first SUBSCRIBE is confirmed: the writer starts
+ * publishing only then, so no message can precede the subscription. */
+static pthread_mutex_t g_subscribed_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_subscribed_cond = PTHREAD_COND_INITIALIZER;
+static int g_subscribed;
 static char g_channel[64], g_list[64], g_key[64];
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -90,8 +95,13 @@ static void conn_reopen(conn *k) {
   add(&g.reconnects, 1);
   conn_close(k);
   while (conn_open(k, k->host, k->port) != 0) {
+    /* Mostly an AUTH refused with a token that just expired: the next try is
+     * worth making when the agent publishes a new one, which tokenwell_wait
+     * reports at once. The bound covers a server that refused the connection. */
+    tokenwell_entry e = {.struct_size = sizeof e};
+    tokenwell_read_entry(g_tw, g_name, TOKENWELL_KIND_CREDENTIAL, &e);
     conn_close(k);
-    usleep(100 * 1000);
+    tokenwell_wait(g_tw, g_name, e.generation, 200, NULL);
   }
 }
 
@@ -170,6 +180,7 @@ static void take_message(const redisReply *r) {
   pthread_mutex_unlock(&g_lock);
 }
 
+/* Subscribes a new connection; returns once Redis confirmed it (the reply). */
 static int subscribe(conn *k) {
   if (conn_open(k, g_host, g_port) != 0) return -1;
   redisReply *r = (redisReply *)redisCommand(k->c, "SUBSCRIBE %s", g_channel);
@@ -178,10 +189,30 @@ static int subscribe(conn *k) {
   return ok ? 0 : -1;
 }
 
+static void announce_subscribed(void) {
+  pthread_mutex_lock(&g_subscribed_lock);
+  g_subscribed = 1;
+  pthread_cond_broadcast(&g_subscribed_cond);
+  pthread_mutex_unlock(&g_subscribed_lock);
+}
+
+/* Waits for announce_subscribed(); after a minute without one the run goes
+ * on anyway and the test judges what arrived. */
+static void wait_subscribed(void) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 60;
+  pthread_mutex_lock(&g_subscribed_lock);
+  while (!g_subscribed && pthread_cond_timedwait(&g_subscribed_cond, &g_subscribed_lock, &until) == 0) {
+  }
+  pthread_mutex_unlock(&g_subscribed_lock);
+}
+
 static void *subscriber(void *arg) {
   (void)arg;
   conn k = {0};
   while (subscribe(&k) != 0) conn_close(&k);
+  announce_subscribed();
   for (;;) {
     if (g_writer_done) {  /* drain: everything published is delivered within a few seconds */
       pthread_mutex_lock(&g_lock);
@@ -356,7 +387,7 @@ int main(int argc, char **argv) {
   pthread_t t[4];
   pthread_create(&t[0], NULL, subscriber, NULL);
   pthread_create(&t[1], NULL, blpop_reader, NULL);
-  usleep(200 * 1000); /* let the subscriber subscribe before the first PUBLISH */
+  wait_subscribed(); /* the first PUBLISH comes after the subscription */
   pthread_create(&t[2], NULL, writer, NULL);
   pthread_create(&t[3], NULL, cluster_worker, NULL);
   for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);

@@ -44,6 +44,16 @@ class Counts:
                 self.first_error = f"{type(e).__name__}: {e}"[:200]
 
 
+def await_confirmation(pubsub):
+    """Reads until Redis confirms the subscription: every later PUBLISH reaches it."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        m = pubsub.get_message(timeout=1.0)
+        if m and m["type"] == "subscribe":
+            return
+    raise redis.RedisError("no subscribe confirmation from Redis")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
@@ -73,6 +83,7 @@ def main():
             return tokenwell.redis.cluster_client(a.name, a.dir, host=a.host, port=a.cluster_port)
     end = time.monotonic() + a.duration
     writer_done = threading.Event()
+    subscribed = threading.Event()  # the first PUBLISH waits for the subscription
     seen_sub, seen_blpop = set(), set()
 
     def writer():
@@ -108,10 +119,12 @@ def main():
             try:
                 if sub is None:
                     if a.no_reauth:
-                        sub = r.pubsub(ignore_subscribe_messages=True)
+                        sub = r.pubsub()
                         sub.subscribe(channel)
+                        await_confirmation(sub)
                     else:
-                        sub = tokenwell.redis.Subscriber(r, provider, channel)
+                        sub = tokenwell.redis.Subscriber(r, provider, channel)  # returns once confirmed
+                    subscribed.set()
                 m = sub.get_message(timeout=0.2)
             except redis.RedisError as e:
                 counts.fail("commands_failed", e)
@@ -167,7 +180,7 @@ def main():
     threads = [threading.Thread(target=f) for f in (subscriber, blpop_reader)]
     for t in threads:
         t.start()
-    time.sleep(0.3)  # let the subscriber subscribe before the first PUBLISH
+    subscribed.wait(timeout=60)  # bounded: without a subscription the counts tell
     threads += [threading.Thread(target=f) for f in (writer, cluster_worker)]
     for t in threads[2:]:
         t.start()

@@ -6,16 +6,19 @@
  *   tokenwell_hiredis auth;
  *   tokenwell_hiredis_init(&auth, tw, "redis");
  *   redisContext *c = redisConnect("cache.example", 6380);
- *   if (tokenwell_hiredis_auth(&auth, c) != TOKENWELL_OK) fail();
+ *   int rc = tokenwell_hiredis_auth(&auth, c);
+ *   if (rc != TOKENWELL_OK) fail(tokenwell_hiredis_strerror(rc));
  *   for (;;) {
+ *     // Re-AUTHed first if the agent published a new token.
  *     redisReply *r = tokenwell_hiredis_command(&auth, c, "INCR %s", "hits");
- *     ...                          // re-AUTHed first if the token rotated
+ *     if (r == NULL) fail(c->errstr);
  *     freeReplyObject(r);
  *   }
  *
- * The check before a command is tokenwell_stat() of the credential's
- * generation: a few atomic loads in shared memory, no system call. Only when
- * the generation changed does it read the token and send `AUTH user token`.
+ * The check before a command is tokenwell_read_entry() of the credential's
+ * generation only: a few atomic loads in shared memory, no system call. Only
+ * when the generation changed does it read the token and send
+ * `AUTH user token`.
  *
  * Thread safety: a tokenwell_hiredis belongs to one redisContext and is used
  * by whichever single thread uses that context; the tokenwell handle may be
@@ -40,10 +43,14 @@
 extern "C" {
 #endif
 
-/* Codes of this helper, besides the TOKENWELL_* codes of tokenwell.h. */
+/*
+ * Codes of this helper, besides the TOKENWELL_* codes of tokenwell.h.
+ * hiredis.h owns the range 200-299 (tokenwell.h has 0-99, tokenwell/jwt.h
+ * 100-199). Never renumbered; new ones are only appended.
+ */
 enum {
-  TOKENWELL_HIREDIS_EAUTH = 100, /* Redis refused the AUTH (reply text in the context's log) */
-  TOKENWELL_HIREDIS_EIO = 101    /* the connection failed: see redisContext.err / errstr */
+  TOKENWELL_HIREDIS_EAUTH = 200, /* Redis refused the AUTH (its reply in tokenwell_hiredis.error) */
+  TOKENWELL_HIREDIS_EIO = 201    /* the connection failed: see redisContext.err / errstr */
 };
 
 typedef struct tokenwell_hiredis {
@@ -55,6 +62,7 @@ typedef struct tokenwell_hiredis {
   char error[128];         /* Redis's reply to a refused AUTH, never the token */
 } tokenwell_hiredis;
 
+/* Text for a TOKENWELL_HIREDIS_* code, else tokenwell_strerror()'s. */
 static inline const char *tokenwell_hiredis_strerror(int code) {
   if (code == TOKENWELL_HIREDIS_EAUTH) return "Redis refused the AUTH";
   if (code == TOKENWELL_HIREDIS_EIO) return "Redis connection failed";
@@ -80,25 +88,28 @@ static inline int tokenwell_hiredis_auth(tokenwell_hiredis *h, redisContext *c) 
   if (h == NULL || h->tw == NULL || c == NULL) return TOKENWELL_EINVAL;
   if (c->err) return TOKENWELL_HIREDIS_EIO;
   char stack_token[8192];
-  char *token = stack_token;
-  size_t token_size = sizeof stack_token, token_len = 0;
   char user[TOKENWELL_USERNAME_MAX + 1];
-  uint64_t generation = 0;
-  int rc = tokenwell_read(h->tw, h->name, token, token_size, &token_len, user, sizeof user, NULL,
-                          &generation);
+  tokenwell_entry e;
+  memset(&e, 0, sizeof e);
+  e.struct_size = sizeof e;
+  e.secret = stack_token;
+  e.secret_size = sizeof stack_token;
+  e.username = user;
+  e.username_size = sizeof user;
+  int rc = tokenwell_read_entry(h->tw, h->name, TOKENWELL_KIND_CREDENTIAL, &e);
   if (rc == TOKENWELL_ETOOSMALL) { /* a token larger than 8 KiB: read it into the heap */
-    token_size = token_len + 1;
-    token = (char *)malloc(token_size);
-    if (token == NULL) return TOKENWELL_ENOMEM;
-    rc = tokenwell_read(h->tw, h->name, token, token_size, &token_len, user, sizeof user, NULL,
-                        &generation);
+    e.secret_size = e.secret_len + 1;
+    e.secret = (char *)malloc(e.secret_size);
+    if (e.secret == NULL) return TOKENWELL_ENOMEM;
+    rc = tokenwell_read_entry(h->tw, h->name, TOKENWELL_KIND_CREDENTIAL, &e);
   }
   if (rc == TOKENWELL_OK) {
-    redisReply *reply = (redisReply *)redisCommand(c, "AUTH %b %b", user, strlen(user), token, token_len);
+    redisReply *reply = (redisReply *)redisCommand(c, "AUTH %b %b", user, e.username_len, e.secret,
+                                                   e.secret_len);
     if (reply == NULL) {
       rc = TOKENWELL_HIREDIS_EIO;
     } else if (reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "OK") == 0) {
-      h->generation = generation;
+      h->generation = e.generation;
       h->authenticated = 1;
       h->auths++;
       h->error[0] = '\0';
@@ -111,8 +122,8 @@ static inline int tokenwell_hiredis_auth(tokenwell_hiredis *h, redisContext *c) 
     }
     if (reply) freeReplyObject(reply);
   }
-  tokenwell_hiredis_wipe_(token, token_size);
-  if (token != stack_token) free(token);
+  tokenwell_hiredis_wipe_(e.secret, e.secret_size);
+  if (e.secret != stack_token) free(e.secret);
   return rc;
 }
 
@@ -126,9 +137,11 @@ static inline int tokenwell_hiredis_auth(tokenwell_hiredis *h, redisContext *c) 
 static inline int tokenwell_hiredis_check(tokenwell_hiredis *h, redisContext *c, int *reauthed) {
   if (reauthed) *reauthed = 0;
   if (h == NULL || h->tw == NULL || c == NULL) return TOKENWELL_EINVAL;
-  uint64_t generation = 0;
-  int rc = tokenwell_stat(h->tw, h->name, NULL, NULL, &generation);
-  if (h->authenticated && generation == h->generation &&
+  tokenwell_entry e; /* no buffers: the metadata only */
+  memset(&e, 0, sizeof e);
+  e.struct_size = sizeof e;
+  int rc = tokenwell_read_entry(h->tw, h->name, TOKENWELL_KIND_CREDENTIAL, &e);
+  if (h->authenticated && e.generation == h->generation &&
       (rc == TOKENWELL_OK || rc == TOKENWELL_ENOVALUE))
     return TOKENWELL_OK;
   if (rc != TOKENWELL_OK) return rc;

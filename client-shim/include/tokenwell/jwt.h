@@ -5,9 +5,12 @@
  *   char token[4096], claims[4096];
  *   int rc = tokenwell_jwt_sign(tw, "sessions", "{\"sub\":\"alice\"}", 300,
  *                               token, sizeof token, NULL);
- *   ...
- *   tokenwell_jwt_verify_options opts = {sizeof opts, "my-api", NULL, -1, 0};
- *   rc = tokenwell_jwt_verify(tw, "sessions", token, &opts,
+ *   if (rc == TOKENWELL_OK) hand_out(token);
+ *
+ *   tokenwell_jwt_verify_options opts = {.struct_size = sizeof opts,
+ *                                        .audience = "my-api",
+ *                                        .leeway_seconds = -1};
+ *   rc = tokenwell_jwt_verify(tw, "sessions", received, &opts,
  *                             claims, sizeof claims, NULL);
  *   if (rc != TOKENWELL_OK)
  *     fprintf(stderr, "rejected: %s\n", tokenwell_jwt_strerror(rc));
@@ -39,7 +42,9 @@ extern "C" {
 
 /*
  * Return codes: TOKENWELL_* from tokenwell.h (arguments, segment, buffers)
- * and these rejections. Never renumbered; new ones are only appended.
+ * and these rejections. jwt.h owns the range 100-199 (tokenwell.h has
+ * 0-99, tokenwell/hiredis.h 200-299), so no code of another header ever
+ * means a rejection. Never renumbered; new ones are only appended.
  */
 enum {
   TOKENWELL_JWT_EMALFORMED = 100,   /* not header.payload.signature */
@@ -88,7 +93,10 @@ typedef struct tokenwell_jwt_verify_options {
   int64_t now;            /* unix seconds to verify at; 0: the real clock */
 } tokenwell_jwt_verify_options;
 
-/* Text for a TOKENWELL_JWT_* or TOKENWELL_* code; never NULL, static. */
+/*
+ * Text for a TOKENWELL_JWT_* code (100-199) or, for any other code, that of
+ * tokenwell_strerror(); never NULL, static.
+ */
 TOKENWELL_API const char *tokenwell_jwt_strerror(int code);
 
 /*

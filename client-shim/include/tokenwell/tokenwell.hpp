@@ -98,6 +98,7 @@ struct EntryInfo {
   EntryState state = EntryState::pending;
   std::int64_t expires_at = 0;  // unix seconds; 0 = does not expire
   std::uint64_t generation = 0;
+  std::int64_t updated_ms = 0;  // unix milliseconds when the value was published
 };
 
 // The public part of an entry (for a keyset: its public JWKS).
@@ -148,15 +149,58 @@ int read_growing(std::string& out, std::size_t initial_size, Read read) {
   return TOKENWELL_EBUSY;
 }
 
+// The fields of one tokenwell_read_entry() a caller wants, as strings
+// (nullptr: not wanted). They end up holding exactly the values, or empty.
+struct EntryFields {
+  std::string* secret = nullptr;
+  std::string* username = nullptr;
+  std::string* public_data = nullptr;
+};
+
+// tokenwell_read_entry() into growing strings: each buffer that ETOOSMALL
+// names is resized to the length it reports, and the read repeated. A value
+// that keeps growing between reads is reported as EBUSY after a few rounds.
+inline int read_entry(const tokenwell* handle, const char* name, int kind, EntryFields fields,
+                      tokenwell_entry& e) {
+  // 4 KiB holds an Entra ID access token or a JWKS; bigger values cost one more read.
+  if (fields.secret) fields.secret->resize(4096);
+  if (fields.username) fields.username->resize(TOKENWELL_USERNAME_MAX + 1);
+  if (fields.public_data) fields.public_data->resize(4096);
+  int rc = TOKENWELL_EBUSY;
+  for (int round = 0; round < 8; ++round) {
+    e = tokenwell_entry{};
+    e.struct_size = sizeof e;
+    if (fields.secret) e.secret = fields.secret->data(), e.secret_size = fields.secret->size();
+    if (fields.username) e.username = fields.username->data(), e.username_size = fields.username->size();
+    if (fields.public_data) {
+      e.public_data = fields.public_data->data();
+      e.public_size = fields.public_data->size();
+    }
+    rc = tokenwell_read_entry(handle, name, kind, &e);
+    if (rc != TOKENWELL_ETOOSMALL) break;
+    // Nothing was copied: growing a buffer moves no byte of a value.
+    if (e.too_small & TOKENWELL_FIELD_SECRET) fields.secret->resize(e.secret_len + 1);
+    if (e.too_small & TOKENWELL_FIELD_USERNAME) fields.username->resize(e.username_len + 1);
+    if (e.too_small & TOKENWELL_FIELD_PUBLIC) fields.public_data->resize(e.public_len + 1);
+    rc = TOKENWELL_EBUSY;
+  }
+  const bool ok = rc == TOKENWELL_OK;
+  if (fields.secret) fields.secret->resize(ok ? e.secret_len : 0);
+  if (fields.username) fields.username->resize(ok ? e.username_len : 0);
+  if (fields.public_data) fields.public_data->resize(ok ? e.public_len : 0);
+  return rc;
+}
+
 }  // namespace detail
 
 // An open segment. Move-only; a moved-from Client answers TOKENWELL_EINVAL.
 class Client {
  public:
   // Opens the segment in dir; empty: $TOKENWELL_DIR, else /run/tokenwell.
-  static ClientResult<Client> open(const std::string& dir = {}) {
+  // flags: TOKENWELL_OPEN_* (tokenwell_open_v2()).
+  static ClientResult<Client> open(const std::string& dir = {}, unsigned flags = 0) {
     tokenwell* handle = nullptr;
-    const int rc = tokenwell_open(dir.empty() ? nullptr : dir.c_str(), &handle);
+    const int rc = tokenwell_open_v2(dir.empty() ? nullptr : dir.c_str(), flags, &handle);
     if (rc != TOKENWELL_OK) return ClientError(rc);
     return Client(handle);
   }
@@ -179,15 +223,12 @@ class Client {
     const detail::CName cname(name);
     if (!cname.valid()) return ClientError(TOKENWELL_EINVAL);
     Credential c;
-    char username[TOKENWELL_USERNAME_MAX + 1];
-    // 4 KiB holds an Entra ID access token; bigger values cost one more read.
-    const int rc = detail::read_growing(c.token, 4096, [&](char* buf, std::size_t size,
-                                                           std::size_t* len) {
-      return tokenwell_read(handle_, cname.c_str(), buf, size, len, username, sizeof username,
-                            &c.expires_at, &c.generation);
-    });
+    tokenwell_entry e;
+    const int rc = detail::read_entry(handle_, cname.c_str(), TOKENWELL_KIND_CREDENTIAL,
+                                      {&c.token, &c.username, nullptr}, e);
     if (rc != TOKENWELL_OK) return ClientError(rc);
-    c.username = username;
+    c.expires_at = e.expires_at;
+    c.generation = e.generation;
     return c;
   }
 
@@ -196,23 +237,17 @@ class Client {
   ClientResult<EntryInfo> stat(std::string_view name) const {
     const detail::CName cname(name);
     if (!cname.valid()) return ClientError(TOKENWELL_EINVAL);
-    int kind = 0;
-    EntryInfo info;
-    const int rc =
-        tokenwell_stat(handle_, cname.c_str(), &kind, &info.expires_at, &info.generation);
+    tokenwell_entry e;
+    const int rc = detail::read_entry(handle_, cname.c_str(), 0, {}, e);
     if (rc != TOKENWELL_OK && rc != TOKENWELL_ENOVALUE) return ClientError(rc);
-    info.kind = static_cast<EntryKind>(kind);
-    if (rc == TOKENWELL_OK) {
-      info.state = EntryState::valid;
-    } else {
-      // The library said "no valid value" at a moment no later than now, so an
-      // expiry in the past means the value expired; otherwise none was published.
-      const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-      info.state = info.expires_at != 0 && info.expires_at <= now ? EntryState::expired
-                                                                    : EntryState::pending;
-    }
+    EntryInfo info;
+    info.kind = static_cast<EntryKind>(e.kind);
+    info.state = rc == TOKENWELL_OK ? EntryState::valid
+                 : e.has_value      ? EntryState::expired
+                                    : EntryState::pending;
+    info.expires_at = e.expires_at;
+    info.generation = e.generation;
+    info.updated_ms = e.updated_ms;
     return info;
   }
 
@@ -221,11 +256,10 @@ class Client {
     const detail::CName cname(name);
     if (!cname.valid()) return ClientError(TOKENWELL_EINVAL);
     PublicValue p;
-    const int rc = detail::read_growing(p.data, 4096, [&](char* buf, std::size_t size,
-                                                          std::size_t* len) {
-      return tokenwell_read_public(handle_, cname.c_str(), buf, size, len, &p.generation);
-    });
+    tokenwell_entry e;
+    const int rc = detail::read_entry(handle_, cname.c_str(), 0, {nullptr, nullptr, &p.data}, e);
     if (rc != TOKENWELL_OK) return ClientError(rc);
+    p.generation = e.generation;
     return p;
   }
 

@@ -20,6 +20,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { TokenwellError, CODES } = require('./errors');
 
+// The format's constants. Each mirrors one of client-shim/src/segment_format.h
+// or tokenwell.h (C_CONSTANTS below says which), and tests/node/
+// constants.test.js parses those headers and fails when they drift.
 const MAGIC = 0x4c574b54;
 const READER_ABI = 1;
 const HEADER_SIZE = 128;
@@ -28,13 +31,31 @@ const COPY_HEADER_SIZE = 64;
 const FLAG_REPLACED = 1;
 const COPY_HAS_VALUE = 1;
 const KIND_FREE = 0;
+const KIND_CREDENTIAL = 1;
 const READ_RETRIES = 1000;
 const NAME_MAX = 64;
 const USERNAME_MAX = 256;
 // Sanity bounds on sizes read from the header (the file's real size is the
 // other bound): far above anything the agent writes.
 const MAX_SLOTS = 1 << 16;
-const MAX_COPY_SIZE = 16 << 20;
+const MAX_COPY_SIZE = 64 << 20;
+
+const C_CONSTANTS = Object.freeze({
+  TW_SEG_MAGIC: MAGIC,
+  TW_SEG_ABI_VERSION: READER_ABI,
+  TW_SEG_HEADER_SIZE: HEADER_SIZE,
+  TW_SEG_SLOT_HEADER_SIZE: SLOT_HEADER_SIZE,
+  TW_SEG_COPY_HEADER_SIZE: COPY_HEADER_SIZE,
+  TW_SEG_FLAG_REPLACED: FLAG_REPLACED,
+  TW_SEG_COPY_HAS_VALUE: COPY_HAS_VALUE,
+  TW_SEG_KIND_FREE: KIND_FREE,
+  TW_SEG_KIND_CREDENTIAL: KIND_CREDENTIAL,
+  TW_SEG_READ_RETRIES: READ_RETRIES,
+  TW_SEG_MAX_SLOTS: MAX_SLOTS,
+  TW_SEG_MAX_COPY_SIZE: MAX_COPY_SIZE,
+  TOKENWELL_NAME_MAX: NAME_MAX,
+  TOKENWELL_USERNAME_MAX: USERNAME_MAX,
+});
 
 const align8 = (n) => (n + 7) & ~7;
 
@@ -219,4 +240,4 @@ class Segment {
   }
 }
 
-module.exports = { Segment, nameHash, KIND_CREDENTIAL: 1 };
+module.exports = { Segment, nameHash, KIND_CREDENTIAL, C_CONSTANTS };

@@ -5,10 +5,26 @@ import ctypes.util
 import os
 import threading
 
-# Return codes of tokenwell.h; never renumbered.
+# Return codes of tokenwell.h (its range is 0-99); never renumbered.
 OK, EINVAL, ENOTFOUND, ENOVALUE, EUNAVAILABLE, EFORMAT, EVERSION = 0, 1, 2, 3, 4, 5, 6
 ETOOSMALL, ETIMEOUT, EBUSY, ENOMEM, ESYSTEM = 7, 8, 9, 10, 11
+KIND_CREDENTIAL, KIND_KEYSET = 1, 2
+FIELD_SECRET, FIELD_USERNAME, FIELD_PUBLIC = 1, 2, 4  # tokenwell_entry.too_small bits
+OPEN_MISSING_OK = 1  # tokenwell_open_v2() flag
 USERNAME_MAX = 256
+
+
+class _Entry(ctypes.Structure):
+    """struct tokenwell_entry (tokenwell.h), member for member."""
+
+    _fields_ = [("struct_size", ctypes.c_size_t),
+                ("secret", ctypes.c_void_p), ("secret_size", ctypes.c_size_t),
+                ("username", ctypes.c_void_p), ("username_size", ctypes.c_size_t),
+                ("public_data", ctypes.c_void_p), ("public_size", ctypes.c_size_t),
+                ("kind", ctypes.c_int), ("has_value", ctypes.c_int), ("too_small", ctypes.c_uint),
+                ("secret_len", ctypes.c_size_t), ("username_len", ctypes.c_size_t),
+                ("public_len", ctypes.c_size_t), ("expires_at", ctypes.c_int64),
+                ("generation", ctypes.c_uint64), ("updated_ms", ctypes.c_int64)]
 
 _lib = None
 _lib_lock = threading.Lock()
@@ -26,16 +42,15 @@ def _load():
             raise Error(EUNAVAILABLE, f"cannot load libtokenwell ({path}): {e}; set TOKENWELL_LIB") from None
         c_int, c_size, c_i64, c_u64, c_char_p, c_void_p = (ctypes.c_int, ctypes.c_size_t, ctypes.c_int64,
                                                             ctypes.c_uint64, ctypes.c_char_p, ctypes.c_void_p)
+
         P = ctypes.POINTER
         lib.tokenwell_strerror.argtypes, lib.tokenwell_strerror.restype = [c_int], c_char_p
         lib.tokenwell_version.argtypes, lib.tokenwell_version.restype = [], c_char_p
-        lib.tokenwell_open.argtypes, lib.tokenwell_open.restype = [c_char_p, P(c_void_p)], c_int
+        lib.tokenwell_open_v2.argtypes = [c_char_p, ctypes.c_uint, P(c_void_p)]
+        lib.tokenwell_open_v2.restype = c_int
         lib.tokenwell_close.argtypes, lib.tokenwell_close.restype = [c_void_p], None
-        lib.tokenwell_read.argtypes = [c_void_p, c_char_p, c_void_p, c_size, P(c_size), c_void_p, c_size,
-                                       P(c_i64), P(c_u64)]
-        lib.tokenwell_read.restype = c_int
-        lib.tokenwell_stat.argtypes = [c_void_p, c_char_p, P(c_int), P(c_i64), P(c_u64)]
-        lib.tokenwell_stat.restype = c_int
+        lib.tokenwell_read_entry.argtypes = [c_void_p, c_char_p, c_int, P(_Entry)]
+        lib.tokenwell_read_entry.restype = c_int
         lib.tokenwell_wait.argtypes = [c_void_p, c_char_p, c_u64, c_i64, P(c_u64)]
         lib.tokenwell_wait.restype = c_int
         lib.tokenwell_list.argtypes = [c_void_p, c_void_p, c_size, P(c_size)]
@@ -79,12 +94,20 @@ def _name(name):
 
 
 class Client:
-    """An open segment. Client(dir=None): dir, else $TOKENWELL_DIR, else /run/tokenwell."""
+    """An open segment. Client(dir=None): dir, else $TOKENWELL_DIR, else /run/tokenwell.
 
-    def __init__(self, dir=None):
+    missing_ok=True opens even before the agent has created the segment
+    (TOKENWELL_OPEN_MISSING_OK): reads raise EUNAVAILABLE until it exists, and
+    wait() waits for it too.
+    """
+
+    _handle = None  # also when __init__ raised: close() and __del__ find nothing to close
+
+    def __init__(self, dir=None, missing_ok=False):
         self._lib = _load()
         handle = ctypes.c_void_p()
-        rc = self._lib.tokenwell_open(os.fsencode(dir) if dir else None, ctypes.byref(handle))
+        flags = OPEN_MISSING_OK if missing_ok else 0
+        rc = self._lib.tokenwell_open_v2(os.fsencode(dir) if dir else None, flags, ctypes.byref(handle))
         if rc != OK:
             raise Error(rc, f"{self._lib.tokenwell_strerror(rc).decode()} (dir {dir or os.environ.get('TOKENWELL_DIR') or '/run/tokenwell'})")
         self._handle = handle
@@ -107,41 +130,51 @@ class Client:
         if rc != OK:
             raise Error(rc, f"{name}: {self._lib.tokenwell_strerror(rc).decode()}")
 
+    def _read(self, name, kind, secret_size=0, username_size=0):
+        """tokenwell_read_entry(); buffers named too small are grown to the size reported and the read
+        repeated. Returns (rc, entry, secret buffer, username buffer)."""
+        key = _name(name)
+        for _ in range(8):
+            secret = ctypes.create_string_buffer(secret_size) if secret_size else None
+            user = ctypes.create_string_buffer(username_size) if username_size else None
+            e = _Entry(struct_size=ctypes.sizeof(_Entry),
+                       secret=ctypes.cast(secret, ctypes.c_void_p) if secret else None, secret_size=secret_size,
+                       username=ctypes.cast(user, ctypes.c_void_p) if user else None, username_size=username_size)
+            rc = self._lib.tokenwell_read_entry(self._handle, key, kind, ctypes.byref(e))
+            if rc != ETOOSMALL:
+                return rc, e, secret, user
+            # Nothing was copied: the bigger buffers are filled by the next read.
+            if e.too_small & FIELD_SECRET:
+                secret_size = e.secret_len + 1
+            if e.too_small & FIELD_USERNAME:
+                username_size = e.username_len + 1
+        return EBUSY, e, None, None
+
     def get(self, name):
         """The current value of credential `name`, or Error (ENOTFOUND, ENOVALUE, ...)."""
-        key = _name(name)
-        size = 8192
-        while True:
-            token = ctypes.create_string_buffer(size)
-            user = ctypes.create_string_buffer(USERNAME_MAX + 1)
-            length, expires_at, generation = ctypes.c_size_t(), ctypes.c_int64(), ctypes.c_uint64()
-            rc = self._lib.tokenwell_read(self._handle, key, token, size, ctypes.byref(length), user,
-                                          USERNAME_MAX + 1, ctypes.byref(expires_at), ctypes.byref(generation))
-            if rc == ETOOSMALL and length.value >= size:
-                size = length.value + 1
-                continue
-            self._check(rc, name)
-            value = token.raw[:length.value].decode()
-            ctypes.memset(token, 0, size)
-            return Credential(name, user.value.decode(), value, expires_at.value, generation.value)
+        rc, e, token, user = self._read(name, KIND_CREDENTIAL, 8192, USERNAME_MAX + 1)
+        self._check(rc, name)
+        value = token.raw[:e.secret_len].decode()
+        ctypes.memset(token, 0, len(token))
+        return Credential(name, user.raw[:e.username_len].decode(), value, e.expires_at, e.generation)
 
     def generation(self, name):
-        """The credential's generation (no secret copied, no system call); raises ENOTFOUND/EUNAVAILABLE
+        """The entry's generation (no secret copied, no system call); raises ENOTFOUND/EUNAVAILABLE
         but not ENOVALUE: an expired value still has a generation."""
-        generation = ctypes.c_uint64()
-        rc = self._lib.tokenwell_stat(self._handle, _name(name), None, None, ctypes.byref(generation))
+        rc, e, _, _ = self._read(name, 0)
         if rc not in (OK, ENOVALUE):
             self._check(rc, name)
-        return generation.value
+        return e.generation
 
     def wait(self, name, after=None, timeout=None):
         """Blocks until `name` has a generation > after (default: the current one) or timeout seconds
-        pass (Error ETIMEOUT); returns the new generation. Releases the GIL while waiting."""
+        pass (Error ETIMEOUT); returns the new generation. Releases the GIL while waiting. Before the
+        entry (or, with missing_ok, the segment) exists, the default `after` is 0: any counts."""
         if after is None:
             try:
                 after = self.generation(name)
             except Error as e:
-                if e.code != ENOTFOUND:
+                if e.code not in (ENOTFOUND, EUNAVAILABLE):
                     raise
                 after = 0
         generation = ctypes.c_uint64()
