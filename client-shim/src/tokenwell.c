@@ -35,6 +35,10 @@
 #define TW_SEGMENT_FILE "segment"
 #define TW_MAX_SLOTS (1u << 16)
 #define TW_MAX_COPY_SIZE (64u << 20)
+/* Replacements one handle follows; the agent replaces its file only to grow
+ * it (each time doubling), so a handle that sees more is facing something
+ * else renaming files, and keeps reading the mapping it has. */
+#define TW_MAX_REMAPS 32u
 
 /* One mapping of one segment file. Immutable after creation. */
 typedef struct tw_mapping {
@@ -44,6 +48,8 @@ typedef struct tw_mapping {
   uint32_t slot_size;
   uint32_t copy_size;
   bool owned; /* munmap on close (false for tw_open_buffer) */
+  dev_t dev;  /* the mapped file, to tell whether `segment` names another */
+  ino_t ino;
   struct tw_mapping *retired_next;
 } tw_mapping;
 
@@ -51,6 +57,7 @@ struct tokenwell {
   tw_mapping *current; /* atomic pointer; old mappings kept until close */
   pthread_mutex_t remap_lock;
   tw_mapping *retired; /* under remap_lock */
+  unsigned remaps;     /* under remap_lock */
   bool can_remap;
   char path[PATH_MAX];
 };
@@ -199,7 +206,8 @@ static void mapping_free(tw_mapping *m) {
 /* Maps path read-only and validates it. */
 static int map_file(const char *path, tw_mapping **out) {
   *out = NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* Non-blocking: a FIFO planted under the name must not hang the caller. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return TOKENWELL_EUNAVAILABLE;
   struct stat st;
   if (fstat(fd, &st) != 0) {
@@ -225,6 +233,8 @@ static int map_file(const char *path, tw_mapping **out) {
     munmap(base, size);
     return TOKENWELL_ENOMEM;
   }
+  m->dev = st.st_dev;
+  m->ino = st.st_ino;
   *out = m;
   return TOKENWELL_OK;
 }
@@ -299,10 +309,19 @@ void tokenwell_close(tokenwell *tw) {
   free(tw);
 }
 
+/* Whether `segment` now names a file other than the one m maps. */
+static bool replaced_by_other_file(const tokenwell *tw, const tw_mapping *m) {
+  struct stat st;
+  if (stat(tw->path, &st) != 0) return false;
+  return st.st_dev != m->dev || st.st_ino != m->ino;
+}
+
 /*
  * Returns the mapping to read, remapping first when the agent renamed a new
  * file over ours. Old mappings stay mapped until close, so a thread still
- * reading one never touches unmapped memory.
+ * reading one never touches unmapped memory. A flagged file that `segment`
+ * still names (a writer died mid-growth, or a crafted file) is read as it is:
+ * remapping it again would only pile up mappings.
  */
 static const tw_mapping *current_mapping(const tokenwell *ctw) {
   tokenwell *tw = (tokenwell *)ctw; /* remap state is internally synchronized */
@@ -312,9 +331,11 @@ static const tw_mapping *current_mapping(const tokenwell *ctw) {
     return m;
   pthread_mutex_lock(&tw->remap_lock);
   tw_mapping *again = __atomic_load_n(&tw->current, __ATOMIC_ACQUIRE);
-  if (again == m) {
+  if (again == m && tw->remaps < TW_MAX_REMAPS &&
+      replaced_by_other_file(tw, m)) {
     tw_mapping *fresh;
     if (map_file(tw->path, &fresh) == TOKENWELL_OK) {
+      tw->remaps++;
       m->retired_next = tw->retired;
       tw->retired = m;
       __atomic_store_n(&tw->current, fresh, __ATOMIC_RELEASE);
@@ -436,7 +457,15 @@ static int read_entry(const tokenwell *tw, const char *name, tw_snapshot *snap,
   if (tw == NULL) return TOKENWELL_EINVAL;
   int rc = check_name(name, &len);
   if (rc != TOKENWELL_OK) return rc;
-  return find_and_read(current_mapping(tw), name, len, snap, outs, NULL);
+  const tw_mapping *m = current_mapping(tw);
+  rc = find_and_read(m, name, len, snap, outs, NULL);
+  /* The publish that grew the file may have added this very name: a miss
+   * looks again once the file is flagged replaced. */
+  if (rc == TOKENWELL_ENOTFOUND) {
+    const tw_mapping *now = current_mapping(tw);
+    if (now != m) rc = find_and_read(now, name, len, snap, outs, NULL);
+  }
+  return rc;
 }
 
 int tokenwell_read(const tokenwell *tw, const char *name, char *token,
