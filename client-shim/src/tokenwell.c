@@ -40,6 +40,10 @@
  * struct_size covers them too. */
 #define TW_ENTRY_SIZE_V1 \
   (offsetof(tokenwell_entry, updated_ms) + sizeof(int64_t))
+/* Replacements one handle follows; the agent replaces its file only to grow
+ * it (each time doubling), so a handle that sees more is facing something
+ * else renaming files, and keeps reading the mapping it has. */
+#define TW_MAX_REMAPS 32u
 
 /* One mapping of one segment file. Immutable after creation. */
 typedef struct tw_mapping {
@@ -49,6 +53,8 @@ typedef struct tw_mapping {
   uint32_t slot_size;
   uint32_t copy_size;
   bool owned; /* munmap on close (false for tw_open_buffer) */
+  dev_t dev;  /* the mapped file, to tell whether `segment` names another */
+  ino_t ino;
   struct tw_mapping *retired_next;
 } tw_mapping;
 
@@ -58,6 +64,7 @@ struct tokenwell {
   tw_mapping *current;
   pthread_mutex_t remap_lock;
   tw_mapping *retired; /* under remap_lock */
+  unsigned remaps;     /* under remap_lock */
   bool can_remap;
   bool missing_ok;
   size_t dir_len; /* path[0, dir_len) is the directory */
@@ -226,7 +233,8 @@ static void mapping_free(tw_mapping *m) {
 static int map_file(const char *path, tw_mapping **out, bool *missing) {
   *out = NULL;
   if (missing) *missing = false;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* Non-blocking: a FIFO planted under the name must not hang the caller. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     if (missing) *missing = errno == ENOENT;
     return TOKENWELL_EUNAVAILABLE;
@@ -255,6 +263,8 @@ static int map_file(const char *path, tw_mapping **out, bool *missing) {
     munmap(base, size);
     return TOKENWELL_ENOMEM;
   }
+  m->dev = st.st_dev;
+  m->ino = st.st_ino;
   *out = m;
   return TOKENWELL_OK;
 }
@@ -337,13 +347,22 @@ void tokenwell_close(tokenwell *tw) {
   free(tw);
 }
 
+/* Whether `segment` now names a file other than the one m maps. */
+static bool replaced_by_other_file(const tokenwell *tw, const tw_mapping *m) {
+  struct stat st;
+  if (stat(tw->path, &st) != 0) return false;
+  return st.st_dev != m->dev || st.st_ino != m->ino;
+}
+
 /*
  * Sets *out to the mapping to read, remapping first when the agent renamed a
  * new file over ours (or mapping for the first time when the handle was
  * opened before the segment existed). Old mappings stay mapped until close,
- * so a thread still reading one never touches unmapped memory. Fails only
- * when there is no mapping at all; *missing (may be NULL) then tells whether
- * the file does not exist yet.
+ * so a thread still reading one never touches unmapped memory. A flagged
+ * file that `segment` still names (a writer died mid-growth, or a crafted
+ * file) is read as it is: remapping it again would only pile up mappings.
+ * Fails only when there is no mapping at all; *missing (may be NULL) then
+ * tells whether the file does not exist yet.
  */
 static int mapping_of(const tokenwell *ctw, const tw_mapping **out,
                       bool *missing) {
@@ -358,11 +377,13 @@ static int mapping_of(const tokenwell *ctw, const tw_mapping **out,
   int rc = TOKENWELL_OK;
   pthread_mutex_lock(&tw->remap_lock);
   tw_mapping *again = __atomic_load_n(&tw->current, __ATOMIC_ACQUIRE);
-  if (again == m) {
+  if (again == m &&
+      (m == NULL || (tw->remaps < TW_MAX_REMAPS && replaced_by_other_file(tw, m)))) {
     tw_mapping *fresh;
     rc = map_file(tw->path, &fresh, missing);
     if (rc == TOKENWELL_OK) {
       if (m != NULL) {
+        tw->remaps++;
         m->retired_next = tw->retired;
         tw->retired = m;
       }
@@ -563,6 +584,12 @@ static int read_entry(const tokenwell *tw, const char *name, int kind,
   if (rc == TOKENWELL_OK) {
     req.name = name;
     rc = find_and_read(m, &req, &snap, NULL);
+    /* The publish that grew the file may have added this very name: a miss
+     * looks again once the file is flagged replaced. */
+    const tw_mapping *now;
+    if (rc == TOKENWELL_ENOTFOUND && mapping_of(tw, &now, NULL) == TOKENWELL_OK &&
+        now != m)
+      rc = find_and_read(now, &req, &snap, NULL);
   }
   return finish_read(&req, &snap, rc, e);
 }

@@ -3,6 +3,10 @@
 // open, never a crash.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -134,6 +138,53 @@ TEST_F(BadSegment, LengthsBeyondCapacityFailTheReadNotTheProcess) {
 TEST_F(BadSegment, DirectoryInPlaceOfFileIsFormatError) {
   std::filesystem::create_directory(dir.path() / "segment");
   EXPECT_EQ(open_rc(), TOKENWELL_EFORMAT);
+}
+
+// A FIFO planted as `segment` is refused at once; opening it for reading
+// without O_NONBLOCK would wait for a writer forever. The open runs in a
+// child with an alarm so a regression fails the test instead of hanging it.
+TEST_F(BadSegment, FifoInPlaceOfFileIsRefusedWithoutBlocking) {
+  ASSERT_EQ(mkfifo((dir.path() / "segment").c_str(), 0600), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    alarm(5);
+    _exit(open_rc());
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "the open blocked until the alarm";
+  EXPECT_EQ(WEXITSTATUS(status), TOKENWELL_EFORMAT);
+}
+
+// Mappings of `path` in this process, from /proc/self/maps.
+std::size_t mappings_of(const std::filesystem::path& path) {
+  std::ifstream maps("/proc/self/maps");
+  std::size_t n = 0;
+  for (std::string line; std::getline(maps, line);)
+    if (line.size() >= path.string().size() &&
+        line.compare(line.size() - path.string().size(), std::string::npos, path.string()) == 0)
+      ++n;
+  return n;
+}
+
+// A file flagged REPLACED that `segment` still names (a writer that died
+// mid-growth, or a crafted file): reads keep working on the one mapping
+// instead of mapping the same file again on every call.
+TEST_F(BadSegment, ReplacedFlagOnTheCurrentFileDoesNotPileUpMappings) {
+  auto img = good_image();
+  poke<std::uint32_t>(img, offsetof(tw_seg_header, flags), TW_SEG_FLAG_REPLACED);
+  write_image(img);
+  tokenwell* tw = nullptr;
+  ASSERT_EQ(tokenwell_open(dir.path().c_str(), &tw), TOKENWELL_OK);
+  char buf[64];
+  for (int i = 0; i < 10000; ++i)
+    ASSERT_EQ(tokenwell_read(tw, "redis", buf, sizeof buf, nullptr, nullptr, 0, nullptr, nullptr),
+              TOKENWELL_OK);
+  uint64_t gen = 0;
+  EXPECT_EQ(tokenwell_wait(tw, "redis", 1000, 300, &gen), TOKENWELL_ETIMEOUT);
+  EXPECT_EQ(mappings_of(dir.path() / "segment"), 1u);
+  tokenwell_close(tw);
 }
 
 }  // namespace
