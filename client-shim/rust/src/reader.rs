@@ -267,6 +267,7 @@ impl Reader {
 
     /// Whether `segment` now names a file other than the mapped one, or none
     /// (e.g. the runtime directory was emptied and a new agent started).
+    #[cfg(feature = "redis")]
     pub(crate) fn segment_moved(&self) -> bool {
         match &self.path {
             Some(path) => names_other_file(path, self.load_current()) || !path.exists(),
