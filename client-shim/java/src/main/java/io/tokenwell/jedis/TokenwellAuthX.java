@@ -14,7 +14,7 @@ import redis.clients.jedis.authentication.AuthXEventListener;
 import redis.clients.jedis.authentication.AuthXManager;
 
 /**
- * Jedis (5.2+, 6.x, 7.x, 8.x) token-based authentication fed by tokenwell: an {@link AuthXManager}
+ * Jedis (6.x, 7.x, 8.x) token-based authentication fed by tokenwell: an {@link AuthXManager}
  * whose token manager asks {@link TokenwellIdentityProvider}, so every pooled, cluster and pub/sub
  * connection re-AUTHs when the agent publishes a new credential.
  *
