@@ -244,11 +244,20 @@ public final class Tokenwell implements AutoCloseable {
       message = "\"" + name + "\" has not been fetched yet (the agent publishes it after its first"
           + " successful refresh)";
     } else {
-      message = "\"" + name + "\" expired at " + Instant.ofEpochSecond(snap.expiresAt)
+      message = "\"" + name + "\" expired at " + unixTime(snap.expiresAt)
           + " and no newer value was published (can the agent reach its IdP? see its log and"
           + " tokenwell_credential_refresh_total)";
     }
     throw new TokenwellException(Code.ENOVALUE, message, snap.expiresAt, snap.generation, null);
+  }
+
+  /** ISO-8601 for a readable time; the number itself for one Instant cannot hold. */
+  private static String unixTime(long seconds) {
+    try {
+      return Instant.ofEpochSecond(seconds).toString();
+    } catch (java.time.DateTimeException e) {
+      return "unix time " + seconds;
+    }
   }
 
   /** Names are 1 to 64 bytes of UTF-8 (the agent allows [A-Za-z0-9._-]). */
