@@ -20,6 +20,8 @@ packages=(
   # Node: the Node binding's tests, bench/anchor, and scripts/helm-check.sh
   # (helm and the Kubernetes schemas come from npm)
   nodejs unzip
+  # Java: the Java binding's build and tests (client-shim/java; Maven fetches its pinned jars)
+  openjdk-17-jdk-headless maven
 )
 # Debian's npm is a separate package; a nodejs from elsewhere (NodeSource)
 # bundles its own npm and conflicts with Debian's.

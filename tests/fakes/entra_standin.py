@@ -400,11 +400,14 @@ class TokenEndpoint:
                          "tenant or consented to by any user in the tenant.")
         scope = require(form, "scope")
         log["scope"] = scope
-        if len(scope.split()) != 1 or not scope.endswith("/.default"):
+        # MSAL (Java, .NET) adds the OpenID scopes to every grant, client credentials too, and
+        # Entra ignores them there; exactly one resource/.default scope must remain.
+        resources = [x for x in scope.split() if x not in ("openid", "profile", "offline_access")]
+        if len(resources) != 1 or not resources[0].endswith("/.default"):
             raise aadsts(400, "invalid_scope", 1002012,
                          f"The provided value for scope {scope} is not valid. Client credential flows must have a "
                          "scope value with /.default suffixed to the resource identifier (application ID URI).")
-        resource = scope[: -len("/.default")]
+        resource = resources[0][: -len("/.default")]
         if resource not in s.resources:
             raise aadsts(400, "invalid_resource", 500011,
                          f"The resource principal named {resource} was not found in the tenant named {tenant}.")
