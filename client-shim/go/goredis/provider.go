@@ -260,7 +260,7 @@ func (p *Provider) watch() {
 			client.Close()
 		}
 	}()
-	var seen uint64       // the newest generation read (valid or not)
+	var seen uint64 // the newest generation read (valid or not)
 	var lastCode tokenwell.Code = -1
 	for {
 		select {
