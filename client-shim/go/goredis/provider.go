@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -157,29 +158,37 @@ func (p *Provider) Subscribe(listener auth.CredentialsListener) (auth.Credential
 	if listener == nil {
 		return nil, nil, &tokenwell.Error{Code: tokenwell.EINVAL, Op: "subscribe", Name: p.name}
 	}
-	creds, err := p.waitForValid()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// Waiting and adding under one lock: a publish either happened before
+	// (its value is returned here, not pushed again) or comes after (pushed).
+	creds, err := p.waitForValidLocked()
 	if err != nil {
 		return nil, nil, err
 	}
-	p.mu.Lock()
 	if !p.subscribedLocked(listener) {
 		p.listeners = append(p.listeners, listener)
 	}
-	p.mu.Unlock()
 	return creds, func() error { p.unsubscribe(listener); return nil }, nil
 }
 
 // Credentials returns the current valid credentials, waiting like Subscribe
 // but subscribing nothing (for a connection that AUTHs once, or a check).
 func (p *Provider) Credentials() (auth.Credentials, error) {
-	c, err := p.waitForValid()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, err := p.waitForValidLocked()
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (p *Provider) waitForValid() (*credentials, error) {
+// waitForValidLocked waits (p.mu held) up to Options.Timeout for a valid value.
+func (p *Provider) waitForValidLocked() (*credentials, error) {
+	if c := p.current; c != nil && !p.closed && !c.expired(p.now()) {
+		return c, nil
+	}
 	deadline := p.now().Add(p.opts.Timeout)
 	timer := p.afterFunc(p.opts.Timeout, func() {
 		p.mu.Lock()
@@ -187,8 +196,6 @@ func (p *Provider) waitForValid() (*credentials, error) {
 		p.mu.Unlock()
 	})
 	defer timer.Stop()
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for {
 		if p.closed {
 			return nil, &tokenwell.Error{Code: tokenwell.EINVAL, Op: "subscribe", Name: p.name,
@@ -318,28 +325,30 @@ func (p *Provider) setError(err error, lastCode *tokenwell.Code) {
 	}
 }
 
-// publish makes c the current credentials and pushes it to every listener.
+// publish makes c the current credentials and pushes it to the listeners
+// subscribed before (later ones got c from Subscribe).
 func (p *Provider) publish(c *credentials) {
 	p.mu.Lock()
 	p.current = c
 	p.retry = retryState{generation: c.generation}
+	listeners := slices.Clone(p.listeners)
 	p.changed.Broadcast()
 	p.mu.Unlock()
-	p.push(c)
+	p.push(c, listeners)
 }
 
-// push hands c to each listener, in order, one push at a time. A listener
-// that panics is reported and skipped; the others and later pushes go on.
-func (p *Provider) push(c *credentials) {
+// push hands c to each of listeners, in order, one push at a time. A
+// listener that panics is reported and skipped; the others and later pushes
+// go on.
+func (p *Provider) push(c *credentials, listeners []auth.CredentialsListener) {
 	p.pushMu.Lock()
 	defer p.pushMu.Unlock()
 	p.mu.Lock()
-	if p.current != c || p.closed { // a newer generation overtook this push
-		p.mu.Unlock()
+	stale := p.current != c || p.closed // a newer generation overtook this push
+	p.mu.Unlock()
+	if stale {
 		return
 	}
-	listeners := append([]auth.CredentialsListener(nil), p.listeners...)
-	p.mu.Unlock()
 	for _, l := range listeners {
 		p.callListener(l, c)
 	}
@@ -379,7 +388,8 @@ func (p *Provider) ReAuthFailed(err error) {
 	p.afterFunc(delay, func() {
 		p.mu.Lock()
 		p.retry.pending = false
+		listeners := slices.Clone(p.listeners)
 		p.mu.Unlock()
-		p.push(c)
+		p.push(c, listeners)
 	})
 }
