@@ -14,8 +14,10 @@
 // Prints a Markdown report (docs/benchmarks-anchor.md holds one).
 //
 //   node compare.js --agent PATH [--clients 8] [--lifetime 20] [--steady 60]
-//                   [--outage 110] [--recovery 45] [--retry-max SECONDS]
+//                   [--outage 110] [--recovery 45] [--retry-max SECONDS] [--go-client PATH]
 // --retry-max sets the agent's refresh.retry_max (default: the agent's, 60 s).
+// --go-client runs the Go side instead (bench/anchor/go: go-redis with the Go
+// binding vs go-redis + go-redis-entraid), same phases, same report.
 
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -26,16 +28,22 @@ const path = require('node:path');
 const { startStrictProxy } = require('../../tests/node/strict_redis_proxy');
 
 const root = path.resolve(__dirname, '../..');
-const opts = { clients: 8, lifetime: 20, steady: 60, outage: 110, recovery: 45, 'retry-max': 0, agent: '' };
+const opts = { clients: 8, lifetime: 20, steady: 60, outage: 110, recovery: 45, 'retry-max': 0, agent: '', 'go-client': '' };
 for (let i = 2; i < process.argv.length; i += 2) {
   const key = process.argv[i].replace(/^--/, '');
   if (!(key in opts) || process.argv[i + 1] === undefined) {
     console.error(`compare: unknown or incomplete option ${process.argv[i]}`);
     process.exit(2);
   }
-  opts[key] = key === 'agent' ? process.argv[i + 1] : Number(process.argv[i + 1]);
+  opts[key] = key === 'agent' || key === 'go-client' ? process.argv[i + 1] : Number(process.argv[i + 1]);
 }
 if (!opts.agent) { console.error('compare: --agent PATH is required'); process.exit(2); }
+// The anchor side and how its clients count IdP calls, per language.
+const anchor = opts['go-client']
+  ? { name: 'go-redis-entraid', client: 'Go', idpCalls: 'HTTP requests of azidentity counted in the clients',
+    authErrors: 'AUTH/HELLO refused', retries: () => 'the token managers\' own retries are not visible from outside' }
+  : { name: '@redis/entraid', client: 'Node', idpCalls: 'MSAL calls counted in the clients',
+    authErrors: 'onReAuthenticationError', retries: (n) => `${n} retries by the token managers` };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -106,12 +114,15 @@ async function main() {
     return { idpRequests: sum(/^tokenwell_idp_requests_total\{/), refreshFailures: sum(/^tokenwell_credential_refresh_total\{.*result="failure"/) };
   };
 
-  log(`${opts.clients} tokenwell clients + ${opts.clients} @redis/entraid clients`);
+  log(`${opts.clients} tokenwell clients + ${opts.clients} ${anchor.name} clients`);
   const clients = [];
   for (const mode of ['tokenwell', 'entraid']) {
     for (let i = 0; i < opts.clients; i++) {
-      const c = start(process.execPath, [path.join(__dirname, 'client.js'), mode], {
+      const [cmd, args] = opts['go-client'] ? [opts['go-client'], [mode]]
+        : [process.execPath, [path.join(__dirname, 'client.js'), mode]];
+      const c = start(cmd, args, {
         REDIS_SOCKET: strictSock, TOKENWELL_DIR: runtimeDir, STANDIN_JSON: standinJson, NODE_EXTRA_CA_CERTS: s.ca_file,
+        SSL_CERT_FILE: s.ca_file,
         ENTRAID_CLIENT_ID: apps.entraid.client_id, ENTRAID_SECRET_FILE: path.join(work, 'entraid.secret') });
       c.mode = mode;
       c.state = { ok: 0, failed: 0, errors: {}, authErrors: 0, retryable: 0, reconnects: 0 };
@@ -125,7 +136,10 @@ async function main() {
       clients.push(c);
     }
   }
-  await waitFor('every client issuing commands', () => clients.every((c) => c.state.ok > 0), 60000);
+  await waitFor('every client issuing commands', () => clients.every((c) => c.state.ok > 0), 60000).catch((e) => {
+    for (const c of clients.filter((x) => !(x.state.ok > 0))) log(`${c.mode} client: ${JSON.stringify(c.state)} ${c.stderrText}`);
+    throw e;
+  });
 
   const group = (mode) => clients.filter((c) => c.mode === mode);
   const totals = (mode) => group(mode).reduce((t, c) => ({
@@ -211,11 +225,11 @@ async function main() {
 
   const out = [];
   const row = (...cells) => out.push(`| ${cells.join(' | ')} |`);
-  out.push(`Run: ${new Date().toISOString()}, ${os.cpus().length} CPUs, node ${process.version}; ` +
+  out.push(`Run: ${new Date().toISOString()}, ${os.cpus().length} CPUs, ${anchor.client} clients; ` +
     `${opts.clients} clients per side, ${opts.lifetime}-second tokens, steady ${opts.steady} s, ` +
     `IdP down ${opts.outage} s, recovery ${opts.recovery} s; agent retry_max ` +
     `${opts['retry-max'] ? `${opts['retry-max']} s` : 'default (60 s)'}.`, '');
-  row('', `tokenwell (1 agent + ${opts.clients} clients)`, `@redis/entraid (${opts.clients} clients)`);
+  row('', `tokenwell (1 agent + ${opts.clients} clients)`, `${anchor.name} (${opts.clients} clients)`);
   row('---', '---', '---');
   row('IdP token requests in the steady phase', steadyReqs.tokenwell, steadyReqs.entraid);
   row('… extrapolated to an hour', perHour(steadyReqs.tokenwell), perHour(steadyReqs.entraid));
@@ -230,9 +244,9 @@ async function main() {
     firstFailure('entraid', outageStart, 'outage') ?? 'none');
   row('IdP attempts while down', `${m1.idpRequests - m0.idpRequests} (agent metric tokenwell_idp_requests_total; ` +
     `${m1.refreshFailures - m0.refreshFailures} failed refreshes)`,
-  `${diff(outage0.entraid, outageEnd.entraid, 'idpCalls')} (MSAL calls counted in the clients; ` +
-    `${diff(outage0.entraid, outageEnd.entraid, 'retryable')} retries by the token managers, ` +
-    `${diff(outage0.entraid, outageEnd.entraid, 'authErrors')} onReAuthenticationError)`);
+  `${diff(outage0.entraid, outageEnd.entraid, 'idpCalls')} (${anchor.idpCalls}; ` +
+    `${anchor.retries(diff(outage0.entraid, outageEnd.entraid, 'retryable'))}, ` +
+    `${diff(outage0.entraid, outageEnd.entraid, 'authErrors')} ${anchor.authErrors})`);
   row('client reconnects while down', diff(outage0.tokenwell, outageEnd.tokenwell, 'reconnects'),
     diff(outage0.entraid, outageEnd.entraid, 'reconnects'));
   row('commands ok / failed, recovery', `${diff(outageEnd.tokenwell, end.tokenwell, 'ok')} / ${diff(outageEnd.tokenwell, end.tokenwell, 'failed')}`,
@@ -246,7 +260,7 @@ async function main() {
   row('connections closed by the strict Redis because their token expired',
     proxy.stats.expiredKillsByUser[apps.tokenwell.oid] ?? 0, proxy.stats.expiredKillsByUser[apps.entraid.oid] ?? 0);
   out.push('', `Most frequent client errors — tokenwell: ${errorsOf('tokenwell')}`, '',
-    `Most frequent client errors — @redis/entraid: ${errorsOf('entraid')}`, '',
+    `Most frequent client errors — ${anchor.name}: ${errorsOf('entraid')}`, '',
     `Strict Redis: ${JSON.stringify(proxy.stats)}`);
   console.log(out.join('\n'));
 

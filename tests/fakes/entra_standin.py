@@ -67,6 +67,7 @@ MAX_ASSERTION_LIFETIME = 600
 DEFAULT_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 DEFAULT_CLIENT = "0f4e5b8c-1a2b-4c3d-9e8f-112233445566"
 DEFAULT_OID = "5b2c1d4e-7f80-4a9b-8c7d-6e5f4a3b2c1d"
+OIDC_SCOPES = ("openid", "offline_access", "profile")
 FAULTS = ("status", "slow", "hang", "malformed", "oversize", "reset", "down")
 
 
@@ -400,9 +401,9 @@ class TokenEndpoint:
                          "tenant or consented to by any user in the tenant.")
         scope = require(form, "scope")
         log["scope"] = scope
-        # MSAL (Java, .NET) adds the OpenID scopes to every grant, client credentials too, and
-        # Entra ignores them there; exactly one resource/.default scope must remain.
-        resources = [x for x in scope.split() if x not in ("openid", "profile", "offline_access")]
+        # Exactly one resource scope ending in /.default; Entra ignores the OpenID Connect
+        # scopes MSAL (Go, Java, .NET) adds to every request, client credentials too.
+        resources = [w for w in scope.split() if w not in OIDC_SCOPES]
         if len(resources) != 1 or not resources[0].endswith("/.default"):
             raise aadsts(400, "invalid_scope", 1002012,
                          f"The provided value for scope {scope} is not valid. Client credential flows must have a "
@@ -687,6 +688,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             t = parts[0]
             return "oidc", lambda *a: (200, {
                 "issuer": f"{s.base_url()}{t}/v2.0", "token_endpoint": f"{s.base_url()}{t}/oauth2/v2.0/token",
+                # Not served (no interactive flows here), but Entra lists them and MSAL
+                # (azidentity's, for one) refuses a document without the authorize endpoint.
+                "authorization_endpoint": f"{s.base_url()}{t}/oauth2/v2.0/authorize",
+                "end_session_endpoint": f"{s.base_url()}{t}/oauth2/v2.0/logout",
                 "jwks_uri": f"{s.base_url()}{t}/discovery/v2.0/keys",
                 "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"]})
         return None, None

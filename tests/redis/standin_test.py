@@ -20,6 +20,7 @@ import ssl
 import sys
 import time
 import unittest
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -165,6 +166,22 @@ class StandInTest(unittest.TestCase):
         self.assertEqual(c.call("PING"), "+PONG")
         bad = self.connect()
         self.assertTrue(bad.call("HELLO", "3", "AUTH", self.entra["oid"], "x.y.z").startswith("-WRONGPASS"))
+
+    def test_entra_takes_what_msal_go_sends(self):
+        # MSAL Go (azidentity, go-redis-entraid) adds the OpenID Connect scopes and needs the
+        # authorize endpoint in the tenant's discovery document; Entra accepts both.
+        c = self.connect()
+        token = self.token(scope="https://redis.azure.com/.default openid offline_access profile")
+        self.assertEqual(c.call("AUTH", self.entra["oid"], token), "+OK")
+        for scope in ("openid profile", "https://redis.azure.com/.default https://graph.microsoft.com/.default"):
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                self.token(scope=scope)
+            self.assertEqual(json.load(e.exception)["error"], "invalid_scope", scope)
+        url = f"{self.entra['base_url']}{self.entra['tenant']}/v2.0/.well-known/openid-configuration"
+        with urllib.request.urlopen(url, context=self.tls, timeout=10) as r:
+            doc = json.load(r)
+        self.assertTrue(doc["authorization_endpoint"].endswith("/oauth2/v2.0/authorize"))
+        self.assertTrue(doc["token_endpoint"].endswith("/oauth2/v2.0/token"))
 
     def test_nothing_runs_before_auth(self):
         self.assertTrue(self.connect().call("GET", "k").startswith("-NOAUTH"))

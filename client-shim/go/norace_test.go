@@ -1,0 +1,5 @@
+//go:build !race
+
+package tokenwell
+
+const raceEnabled = false
