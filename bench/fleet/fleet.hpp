@@ -94,7 +94,7 @@ struct Series {
   std::vector<std::uint32_t> ok;              // answered with a token
   std::vector<std::uint32_t> throttled;       // answered 429
   std::vector<std::uint32_t> failed;          // refused or timed out (IdP down)
-  std::vector<std::uint32_t> pods_without;    // max pods without a valid token in the second
+  std::vector<std::uint32_t> pods_without;    // pods without a valid token at the end of the second
 };
 
 struct Result {

@@ -3,7 +3,7 @@
 // (one row per second and policy) and a JSON summary.
 //
 //   fleet [--preset NAME]... [--pods 10000] [--policies tokenwell,node-redis,...]
-//         [--processes 8] [--seed 1] [--csv DIR] [--json FILE] [--outage-hangs]
+//         [--processes 8] [--seed 1] [--threads 1] [--csv DIR] [--json FILE] [--outage-hangs]
 //         [--ratio R] [--jitter J] [--min-remaining D] [--retry-min D] [--retry-max D]
 //         [--retry-max-expired D] [--retry-after-max D]      (tokenwell's refresh settings)
 //
@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -109,7 +110,7 @@ void write_csv(const std::filesystem::path& file, const std::vector<Result>& res
 
 int main(int argc, char** argv) {
   std::vector<std::string> presets;
-  unsigned pods = 10'000, processes = 8;
+  unsigned pods = 10'000, processes = 8, threads = 1;
   std::uint64_t seed = 1;
   std::vector<PolicyKind> kinds = all_policies();
   std::string csv_dir, json_file;
@@ -145,6 +146,8 @@ int main(int argc, char** argv) {
         pods = static_cast<unsigned>(std::stoul(value));
       } else if (flag == "--processes") {
         processes = static_cast<unsigned>(std::stoul(value));
+      } else if (flag == "--threads") {
+        threads = std::max(1u, static_cast<unsigned>(std::stoul(value)));
       } else if (flag == "--seed") {
         seed = std::stoull(value);
       } else if (flag == "--policies") {
@@ -180,16 +183,31 @@ int main(int argc, char** argv) {
     }
     s.seed = seed;
     s.idp.outage_hangs = outage_hangs;
-    std::vector<Result> results;
     const auto t0 = std::chrono::steady_clock::now();
+    // Policies are independent runs: up to `threads` at once.
+    std::vector<std::future<std::pair<Result, double>>> runs;
+    std::vector<Result> results;
+    std::vector<double> seconds;
+    auto collect = [&] {
+      auto [r, took] = runs.front().get();
+      runs.erase(runs.begin());
+      results.push_back(std::move(r));
+      seconds.push_back(took);
+    };
     for (PolicyKind k : kinds) {
       Policy p = policy(k, processes);
       p.tokenwell = settings;
-      const auto p0 = std::chrono::steady_clock::now();
-      results.push_back(simulate(s, p));
-      const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - p0).count();
-      const Result& r = results.back();
-      all.push_back(summary(r, took));
+      if (runs.size() == threads) collect();
+      runs.push_back(std::async(std::launch::async, [&s, p] {
+        const auto p0 = std::chrono::steady_clock::now();
+        Result r = simulate(s, p);
+        return std::pair{std::move(r), std::chrono::duration<double>(std::chrono::steady_clock::now() - p0).count()};
+      }));
+    }
+    while (!runs.empty()) collect();
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const Result& r = results[i];
+      all.push_back(summary(r, seconds[i]));
       std::cout << "| " << name << " | " << r.policy
                 << (r.processes_per_pod > 1 ? " (" + std::to_string(r.processes_per_pod) + "/pod)" : "")
                 << " | " << fixed(r.requests_per_pod_hour, 2) << " | " << fixed(r.peak_over_mean, 2)

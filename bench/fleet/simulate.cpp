@@ -107,7 +107,7 @@ struct Agent {
   RefreshState state;
 };
 
-enum Kind : std::uint32_t { kStart = 0, kAttempt = 1, kResponse = 2, kExpiry = 3 };
+enum Kind : std::uint32_t { kStart = 0, kAttempt = 1, kExpiry = 2 };
 Event event(Ms t, std::uint32_t who, Kind kind, std::uint32_t gen = 0) {
   return Event{t, who, kind | (gen << 2)};
 }
@@ -126,6 +126,7 @@ class Simulation {
     for (auto* v : {&r_.series.requests, &r_.series.ok, &r_.series.throttled, &r_.series.failed,
                     &r_.series.pods_without})
       v->assign(seconds, 0);
+    without_delta_.assign(seconds, 0);
     idp_rng_ = Rng{seed_of(s.seed, 1, 0)};
     bucket_ = capacity(0);
     pods_.resize(s.pods);
@@ -165,7 +166,6 @@ class Simulation {
         case kAttempt:
           if ((e.tag >> 2) == (clients_[e.who].timer_gen & 0x3fffffff)) attempt(e.who, e.t);
           break;
-        case kResponse: respond(e.who, e.t); break;
         case kExpiry: expire(e.who, e.t, e.tag >> 2); break;
       }
     }
@@ -259,21 +259,17 @@ class Simulation {
     }
   }
 
+  // Changes may come slightly out of time order (an answer is handled when
+  // its request is sent, at the answer's time): kept as per-second deltas,
+  // summed at the end.
   void set_pods_without(Ms t, int delta) {
-    const auto sec = static_cast<std::size_t>(t / kSecond);
-    for (; filled_ < sec; ++filled_)
-      r_.series.pods_without[filled_ + 1] = std::max<std::uint32_t>(r_.series.pods_without[filled_ + 1],
-                                                                     static_cast<std::uint32_t>(without_));
-    r_.pod_seconds_without += static_cast<double>(t - without_since_) / 1000.0 * without_;
-    without_since_ = t;
-    without_ += delta;
-    r_.series.pods_without[sec] = std::max<std::uint32_t>(r_.series.pods_without[sec],
-                                                          static_cast<std::uint32_t>(without_));
-    r_.max_pods_without = std::max<unsigned>(r_.max_pods_without, static_cast<unsigned>(without_));
+    without_delta_[static_cast<std::size_t>(std::min(t, s_.duration - 1) / kSecond)] += delta;
+    r_.pod_seconds_without += static_cast<double>(s_.duration - t) / 1000.0 * delta;
   }
 
   void got_token(std::uint32_t id, Ms t, std::int64_t expires_s) {
     Client& c = clients_[id];
+    if (c.valid && c.valid_until <= t) expire(id, c.valid_until, c.token_gen & 0x3fffffff);
     ++c.token_gen;
     c.expiry_armed = false;
     c.valid_until = (expires_s - kEpochS) * kSecond;
@@ -372,8 +368,9 @@ class Simulation {
         return;
       }
     }
-    arm_expiry(id, c.pending.at);
-    queue_.push(event(c.pending.at, id, kResponse));
+    // Nothing the client does with its answer touches another client before
+    // the answer's time, so it is handled now.
+    respond(id, c.pending.at);
   }
 
   // Until the next outage ends (when recoveries are counted) and the run ends.
@@ -554,8 +551,12 @@ class Simulation {
   // ---------------------------------------------------------------------------
 
   Result finish() {
-    set_pods_without(s_.duration - 1, 0);
     Result& r = r_;
+    for (std::size_t sec = 0, n = 0; sec < without_delta_.size(); ++sec) {
+      n = static_cast<std::size_t>(static_cast<std::int64_t>(n) + without_delta_[sec]);
+      r.series.pods_without[sec] = static_cast<std::uint32_t>(n);
+      r.max_pods_without = std::max<unsigned>(r.max_pods_without, static_cast<unsigned>(n));
+    }
     r.scenario = s_.name;
     r.policy = p_.name;
     r.pods = s_.pods;
@@ -618,9 +619,8 @@ class Simulation {
   std::vector<Ms> outage_ends_;
   std::size_t next_outage_end_ = 0;
   std::vector<double> recoveries_;
-  Ms last_first_valid_ = -1, without_since_ = 0;
-  std::size_t filled_ = 0;
-  int without_ = 0;
+  Ms last_first_valid_ = -1;
+  std::vector<std::int32_t> without_delta_;
   bool chaining_ = false;
   Ms chained_at_ = -1;
 };
