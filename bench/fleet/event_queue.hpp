@@ -39,6 +39,9 @@ class EventQueue {
     }
   }
 
+  // The next event of the current second, if any (for prefetching).
+  const Event* peek() const { return heap_.empty() ? nullptr : &heap_.front(); }
+
   bool pop(Event& out) {
     while (heap_.empty()) {
       if (++current_ >= buckets_.size()) return false;

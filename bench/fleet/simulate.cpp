@@ -85,10 +85,12 @@ struct Client {
   Answer pending;
   Ms valid_until = -1;    // true time; -1: never had a token
   Ms throttled_until = 0;  // MSAL's Retry-After cache (node, python)
+  Ms skew = 0;             // the pod's, copied: a client is all one event reads
   std::uint32_t pod = 0;
   std::uint32_t token_gen = 0, timer_gen = 0;
   std::uint16_t attempt = 0, reconnects = 0;
   Mode mode = Mode::connecting;
+  TokenKind kind = TokenKind::entra;  // the pod's
   bool valid = false, expiry_armed = false, streaming_started = false;
 };
 
@@ -148,6 +150,8 @@ class Simulation {
     for (std::uint32_t c = 0; c < clients_.size(); ++c) {
       clients_[c].rng = Rng{seed_of(s.seed, 3, c)};
       clients_[c].pod = c / p.processes_per_pod;
+      clients_[c].skew = pods_[clients_[c].pod].skew;
+      clients_[c].kind = pods_[clients_[c].pod].kind;
     }
     if (p.kind == PolicyKind::tokenwell)
       for (std::uint32_t i = 0; i < s.pods; ++i)
@@ -159,6 +163,10 @@ class Simulation {
 
   Result run() {
     for (Event e; queue_.pop(e);) {
+      // The next event's client is almost always a cache miss: fetch it
+      // while this one is handled.
+      if (const Event* next = queue_.peek(); next && next->who < clients_.size())
+        __builtin_prefetch(&clients_[next->who]);
       while (next_outage_end_ < outage_ends_.size() && outage_ends_[next_outage_end_] <= e.t)
         outage_ended(outage_ends_[next_outage_end_++]);
       switch (static_cast<Kind>(e.tag & 3)) {
@@ -223,7 +231,7 @@ class Simulation {
     ++r_.series.ok[sec];
     a.outcome = Outcome::ok;
     a.issued_s = kEpochS + t / kSecond;
-    switch (pods_[c.pod].kind) {
+    switch (c.kind) {
       case TokenKind::entra:  // a random 60-90 minutes
         a.expires_s = a.issued_s + 3600 + static_cast<std::int64_t>(idp_rng_.unit() * 1801);
         break;
@@ -396,7 +404,7 @@ class Simulation {
   void tokenwell(std::uint32_t id, Ms t) {
     Client& c = clients_[id];
     const Answer& a = c.pending;
-    const Ms skew = pods_[c.pod].skew;
+    const Ms skew = c.skew;
     FetchResult<FetchedCredential> result = FetchError{};
     if (a.outcome == Outcome::ok) {
       FetchedCredential cred;
@@ -529,7 +537,7 @@ class Simulation {
   void spire(std::uint32_t id, Ms t) {
     Client& c = clients_[id];
     const Answer& a = c.pending;
-    const Ms skew = pods_[c.pod].skew;
+    const Ms skew = c.skew;
     if (a.outcome == Outcome::ok) {
       got_token(id, t, a.expires_s);
       c.attempt = 0;
