@@ -42,7 +42,13 @@ class EventQueue {
     }
   }
 
-  // The next event, if the current second has one (for prefetching).
+  // The event `ahead` places after the next in this second's ordered part,
+  // if any (for prefetching).
+  const Event* ahead(std::size_t ahead) const {
+    return next_ + ahead < now_.size() ? &now_[next_ + ahead] : nullptr;
+  }
+
+  // The next event, if the current second has one.
   const Event* peek() const {
     const Event* sorted = next_ < now_.size() ? &now_[next_] : nullptr;
     const Event* late = late_.empty() ? nullptr : &late_.front();

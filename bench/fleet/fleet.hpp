@@ -116,7 +116,7 @@ struct Result {
   // end each got one (seconds); unrecovered: still without at the run's end.
   std::uint64_t recovering = 0, unrecovered = 0;
   double recovery_p50_s = 0, recovery_p99_s = 0, recovery_max_s = 0;
-  // IdP requests during the outages, per pod per minute of outage.
+  // IdP requests during the outages, per pod and minute it existed in them.
   double outage_requests_per_pod_min = 0;
   // Requests during the throttle window over capacity x duration.
   double throttle_load_ratio = 0;

@@ -2,6 +2,7 @@
 // holders of each policy: tokenwell's is tw::RefreshState itself; the client
 // libraries' are written here from their source (docs/fleet.md cites it).
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -130,6 +131,7 @@ class Simulation {
       v->assign(seconds, 0);
     without_delta_.assign(seconds, 0);
     idp_rng_ = Rng{seed_of(s.seed, 1, 0)};
+    make_latencies();
     bucket_ = capacity(0);
     pods_.resize(s.pods);
     clients_.resize(static_cast<std::size_t>(s.pods) * p.processes_per_pod);
@@ -163,9 +165,9 @@ class Simulation {
 
   Result run() {
     for (Event e; queue_.pop(e);) {
-      // The next event's client is almost always a cache miss: fetch it
-      // while this one is handled.
-      if (const Event* next = queue_.peek(); next && next->who < clients_.size())
+      // A coming event's client is almost always a cache miss: fetch it
+      // while this one and the few before it are handled.
+      if (const Event* next = queue_.ahead(8); next && next->who < clients_.size())
         __builtin_prefetch(&clients_[next->who]);
       while (next_outage_end_ < outage_ends_.size() && outage_ends_[next_outage_end_] <= e.t)
         outage_ended(outage_ends_[next_outage_end_++]);
@@ -189,9 +191,13 @@ class Simulation {
     return s_.idp.capacity_per_s;
   }
 
-  double normal() {  // Box-Muller
-    const double u1 = std::max(idp_rng_.unit(), 1e-12), u2 = idp_rng_.unit();
-    return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
+  // 4,096 draws of the latency distribution, made once; a request picks one.
+  void make_latencies() {
+    for (auto& l : latencies_) {
+      const double u1 = std::max(idp_rng_.unit(), 1e-12), u2 = idp_rng_.unit();
+      const double normal = std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);  // Box-Muller
+      l = static_cast<Ms>(s_.idp.latency_median_ms * std::exp(s_.idp.latency_sigma * normal));
+    }
   }
 
   Answer request(const Client& c, Ms t, Ms timeout) {
@@ -206,9 +212,7 @@ class Simulation {
       a.at = t + (s_.idp.outage_hangs ? timeout : 1);
       return a;
     }
-    const Ms latency = std::clamp<Ms>(
-        static_cast<Ms>(s_.idp.latency_median_ms * std::exp(s_.idp.latency_sigma * normal())), 10,
-        timeout);
+    const Ms latency = std::clamp<Ms>(latencies_[idp_rng_.next() >> 52], 10, timeout);
     a.at = t + latency;
     if (const double rate = capacity(t); rate > 0) {
       // Token bucket, one second of burst. A rejected request is told to come
@@ -599,14 +603,16 @@ class Simulation {
         n += r.series.requests[sec];
       return n;
     };
-    double outage_minutes = 0;
+    // Per minute that a pod existed during an outage (pods still starting
+    // when it began count from their start).
+    double pod_minutes = 0;
     std::uint64_t outage_requests = 0;
     for (const auto& w : s_.idp.outages) {
       outage_requests += requests_in(w);
-      outage_minutes += static_cast<double>(w.length()) / kMinute;
+      for (const auto& pod : pods_)
+        pod_minutes += static_cast<double>(std::max<Ms>(0, w.until - std::max(w.from, pod.start))) / kMinute;
     }
-    if (outage_minutes > 0)
-      r.outage_requests_per_pod_min = static_cast<double>(outage_requests) / s_.pods / outage_minutes;
+    if (pod_minutes > 0) r.outage_requests_per_pod_min = static_cast<double>(outage_requests) / pod_minutes;
     if (s_.idp.throttle && s_.idp.throttled_capacity_per_s > 0)
       r.throttle_load_ratio = static_cast<double>(requests_in(*s_.idp.throttle)) /
                               (s_.idp.throttled_capacity_per_s *
@@ -619,6 +625,7 @@ class Simulation {
   EventQueue queue_;
   Result r_;
   Rng idp_rng_{0};
+  std::array<Ms, 4096> latencies_{};
   double bucket_ = 0;
   Ms bucket_at_ = 0, backlog_until_ = 0;
   std::vector<Pod> pods_;
