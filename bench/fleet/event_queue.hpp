@@ -44,8 +44,8 @@ class EventQueue {
 
   // The event `ahead` places after the next in this second's ordered part,
   // if any (for prefetching).
-  const Event* ahead(std::size_t ahead) const {
-    return next_ + ahead < now_.size() ? &now_[next_ + ahead] : nullptr;
+  const Event* ahead(std::size_t places) const {
+    return next_ + places < now_.size() ? &now_[next_ + places] : nullptr;
   }
 
   // The next event, if the current second has one.
