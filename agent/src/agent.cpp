@@ -200,6 +200,12 @@ class CredentialRunner : public std::enable_shared_from_this<CredentialRunner> {
       if (is_file()) step.next_attempt = TimePoint::max();
     } else {
       metrics_.credential_refresh_failed(config_.name, state_.consecutive_failures(), took);
+      if (const auto& ra = state_.last_error()->retry_after; ra && *ra > config_.refresh.retry_after_max)
+        log::warn("Retry-After is longer than refresh.retry_after_max; waiting retry_after_max",
+                  {{"credential", config_.name},
+                   {"retry_after_s", static_cast<std::int64_t>(ra->count())},
+                   {"retry_after_max_s",
+                    std::chrono::duration<double>(config_.refresh.retry_after_max).count()}});
       log::warn("refresh failed; keeping the last good value, retrying",
                 {{"credential", config_.name},
                  {"error", state_.last_error()->message},

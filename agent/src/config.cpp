@@ -72,7 +72,8 @@ Result<RefreshSettings> parse_refresh(const JsonObject& parent) {
   TW_TRY(block, parent.object("refresh"));
   if (!block) return r;
   const JsonObject& o = *block;
-  if (auto only = o.only({"ratio", "min_remaining", "jitter", "retry_min", "retry_max", "timeout"});
+  if (auto only = o.only({"ratio", "min_remaining", "jitter", "retry_min", "retry_max",
+                          "retry_max_expired", "retry_after_max", "timeout"});
       !only)
     return only.error();
   TW_TRY(ratio, o.number("ratio", 0.01, 0.99));
@@ -80,17 +81,28 @@ Result<RefreshSettings> parse_refresh(const JsonObject& parent) {
   TW_TRY(min_remaining, o.duration("min_remaining"));
   TW_TRY(retry_min, o.duration("retry_min"));
   TW_TRY(retry_max, o.duration("retry_max"));
+  TW_TRY(retry_max_expired, o.duration("retry_max_expired"));
+  TW_TRY(retry_after_max, o.duration("retry_after_max"));
   TW_TRY(timeout, o.duration("timeout"));
   if (ratio) r.ratio = *ratio;
   if (jitter) r.jitter = *jitter;
   if (min_remaining) r.min_remaining = *min_remaining;
   if (retry_min) r.retry_min = *retry_min;
   if (retry_max) r.retry_max = *retry_max;
+  // Unset, it follows a retry_max set below its default.
+  r.retry_max_expired = retry_max_expired ? *retry_max_expired : std::min(r.retry_max_expired, r.retry_max);
+  if (retry_after_max) r.retry_after_max = *retry_after_max;
   if (timeout) r.timeout = *timeout;
   if (r.retry_min < std::chrono::milliseconds(10))
     return o.error("retry_min", "must be at least 10ms");
   if (r.retry_max < r.retry_min)
     return o.error("retry_max", "must not be shorter than retry_min");
+  if (r.retry_max_expired < std::chrono::milliseconds(10))
+    return o.error("retry_max_expired", "must be at least 10ms");
+  if (r.retry_max_expired > r.retry_max)
+    return o.error("retry_max_expired", "must not be longer than retry_max");
+  if (r.retry_after_max < std::chrono::seconds(1))
+    return o.error("retry_after_max", "must be at least 1s");
   if (r.timeout < std::chrono::milliseconds(100) || r.timeout > std::chrono::minutes(5))
     return o.error("timeout", "must be between 100ms and 5m");
   return r;

@@ -27,16 +27,25 @@ TimePoint next_refresh_time(const RefreshSettings& s, TimePoint issued, TimePoin
 }
 
 milliseconds retry_delay(const RefreshSettings& s, unsigned failures,
-                         std::optional<std::chrono::seconds> retry_after, double unit_sample) {
+                         std::optional<std::chrono::seconds> retry_after, double unit_sample,
+                         bool value_left) {
+  const milliseconds cap = value_left ? s.retry_max : std::min(s.retry_max, s.retry_max_expired);
   const unsigned doublings = failures == 0 ? 0 : std::min(failures - 1, 30u);
-  const double ceiling = std::min<double>(static_cast<double>(s.retry_max.count()),
+  const double ceiling = std::min<double>(static_cast<double>(cap.count()),
                                           static_cast<double>(s.retry_min.count()) *
                                               std::ldexp(1.0, static_cast<int>(doublings)));
-  const double floor = static_cast<double>(std::min(s.retry_min, s.retry_max).count());
+  const double floor = static_cast<double>(std::min(s.retry_min, cap).count());
   unit_sample = std::clamp(unit_sample, 0.0, 1.0);
   milliseconds delay(static_cast<milliseconds::rep>(floor + (ceiling - floor) * unit_sample));
-  if (retry_after) delay = std::max<milliseconds>(delay, *retry_after);
+  if (retry_after) delay += std::min<milliseconds>(*retry_after, s.retry_after_max);
   return delay;
+}
+
+TimePoint spread_refresh_time(TimePoint issued, TimePoint at, double unit_sample) {
+  if (at <= issued) return at;
+  // At least 1 % of the way: never a refresh right after the fetch.
+  unit_sample = std::clamp(unit_sample, 0.01, 1.0);
+  return issued + duration_cast<milliseconds>((at - issued) * unit_sample);
 }
 
 }  // namespace tw

@@ -24,6 +24,15 @@ bool RefreshState::has_valid(TimePoint now) const {
   return current_ && (current_->expires_at == 0 || from_unix(current_->expires_at) > now);
 }
 
+bool RefreshState::has_value_left(TimePoint now) const {
+  if (!current_) return false;
+  if (current_->expires_at == 0) return true;
+  const TimePoint expires = from_unix(current_->expires_at);
+  const auto lifetime = expires - from_unix(current_->issued_at);
+  const auto reserve = settings_.min_remaining < lifetime ? settings_.min_remaining : milliseconds(0);
+  return expires - now > reserve;
+}
+
 double RefreshState::uniform(double lo, double hi) {
   std::array<unsigned char, 8> bytes{};
   random_.fill(bytes);
@@ -41,6 +50,8 @@ RefreshState::Step RefreshState::on_result(FetchResult<FetchedCredential> result
   if (fresh.expires_at != 0 && fresh.expires_at <= fresh.issued_at)
     return fail(FetchError{"the IdP returned a token with no lifetime", std::nullopt, 0}, now);
 
+  // After a start or after failures, many pods may be fetching right now.
+  const bool spread = !current_ || failures_ > 0;
   failures_ = 0;
   last_error_.reset();
   Step step;
@@ -52,9 +63,10 @@ RefreshState::Step RefreshState::on_result(FetchResult<FetchedCredential> result
     const auto issued = from_unix(fresh.issued_at);
     const std::optional<seconds> refresh_in =
         fresh.refresh_in ? std::optional<seconds>(seconds(*fresh.refresh_in)) : std::nullopt;
-    step.next_attempt = std::max(
-        now, next_refresh_time(settings_, issued, from_unix(fresh.expires_at), refresh_in,
-                               uniform(-1.0, 1.0)));
+    TimePoint at = next_refresh_time(settings_, issued, from_unix(fresh.expires_at), refresh_in,
+                                     uniform(-1.0, 1.0));
+    if (spread) at = spread_refresh_time(issued, at, uniform(0.0, 1.0));
+    step.next_attempt = std::max(now, at);
   }
   current_ = std::move(fresh);
   step.delay = step.next_attempt == TimePoint::max()
@@ -66,7 +78,8 @@ RefreshState::Step RefreshState::on_result(FetchResult<FetchedCredential> result
 RefreshState::Step RefreshState::fail(FetchError error, TimePoint now) {
   ++failures_;
   Step step;
-  step.delay = retry_delay(settings_, failures_, error.retry_after, uniform(0.0, 1.0));
+  step.delay = retry_delay(settings_, failures_, error.retry_after, uniform(0.0, 1.0),
+                           has_value_left(now));
   step.next_attempt = now + step.delay;
   last_error_ = std::move(error);
   return step;

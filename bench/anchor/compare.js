@@ -228,7 +228,7 @@ async function main() {
   out.push(`Run: ${new Date().toISOString()}, ${os.cpus().length} CPUs, ${anchor.client} clients; ` +
     `${opts.clients} clients per side, ${opts.lifetime}-second tokens, steady ${opts.steady} s, ` +
     `IdP down ${opts.outage} s, recovery ${opts.recovery} s; agent retry_max ` +
-    `${opts['retry-max'] ? `${opts['retry-max']} s` : 'default (60 s)'}.`, '');
+    `${opts['retry-max'] ? `${opts['retry-max']} s` : 'default (60 s)'}, retry_max_expired default (8 s; never above retry_max).`, '');
   row('', `tokenwell (1 agent + ${opts.clients} clients)`, `${anchor.name} (${opts.clients} clients)`);
   row('---', '---', '---');
   row('IdP token requests in the steady phase', steadyReqs.tokenwell, steadyReqs.entraid);

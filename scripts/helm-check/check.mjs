@@ -281,7 +281,8 @@ await check("workload-identity: SA client-id annotation, pod label, skip-contain
   equal(config.keysets[2], { name: "dev", source: "generated", algorithm: "ES256", rotate_every: "24h",
                              publish_ahead: "1h", retain: "25h" }, "generated keyset");
   equal(config.credentials[1].refresh, { ratio: 0.6, min_remaining: "5m", jitter: 0.1, retry_min: "1s",
-                                        retry_max: "60s", timeout: "10s" }, "refresh block");
+                                        retry_max: "60s", retry_max_expired: "10s", retry_after_max: "2m",
+                                        timeout: "10s" }, "refresh block");
   expect(config.allow.gids.includes(3000), "allow.gids from values");
   equal(config.log.level, "debug", "log level");
   const test = testPod(objs);

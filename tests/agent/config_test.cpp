@@ -73,7 +73,25 @@ TEST(Config, DefaultsFromDesign) {
   EXPECT_DOUBLE_EQ(r.jitter, 0.05);
   EXPECT_EQ(r.retry_min, 1s);
   EXPECT_EQ(r.retry_max, 60s);
+  EXPECT_EQ(r.retry_max_expired, 8s);
+  EXPECT_EQ(r.retry_after_max, 5min);
   EXPECT_EQ(r.timeout, 10s);
+}
+
+TEST(Config, RetryMaxExpiredAndRetryAfterMax) {
+  auto refresh_of = [](const char* block) {
+    auto c = parse_config(json::parse(std::string(R"({"credentials": [{"name": "pw", "source": "file",
+        "path": "/etc/hostname", "refresh": )") + block + "}]}"), env_of({}));
+    EXPECT_TRUE(std::holds_alternative<AgentConfig>(c)) << block;
+    return std::get<AgentConfig>(c).credentials.at(0).refresh;
+  };
+  auto r = refresh_of(R"({"retry_max_expired": "3s", "retry_after_max": "2m"})");
+  EXPECT_EQ(r.retry_max_expired, 3s);
+  EXPECT_EQ(r.retry_after_max, 2min);
+  EXPECT_EQ(refresh_of(R"({"retry_max_expired": 20})").retry_max_expired, 20s);
+  // Unset, it follows a retry_max below its default instead of being an error.
+  EXPECT_EQ(refresh_of(R"({"retry_max": "5s"})").retry_max_expired, 5s);
+  EXPECT_EQ(refresh_of(R"({"retry_max": "5m"})").retry_max_expired, 8s);
 }
 
 TEST(Config, RuntimeDirFromEnvironmentUnlessConfigured) {

@@ -81,11 +81,42 @@ TEST(RetryDelay, FullJitterBetweenRetryMinAndTheStepCeiling) {
   EXPECT_EQ(retry_delay(s, 5, std::nullopt, 0.5), 8500ms);  // 1 + (16 - 1) / 2
 }
 
-TEST(RetryDelay, NeverEarlierThanRetryAfter) {
+TEST(RetryDelay, RetryAfterIsWaitedThenTheJitteredBackoff) {
   RefreshSettings s;
-  EXPECT_EQ(retry_delay(s, 1, 30s, 0.0), 30s);
-  EXPECT_EQ(retry_delay(s, 1, 300s, 1.0), 300s) << "Retry-After wins over retry_max too";
-  EXPECT_EQ(retry_delay(s, 7, 5s, 1.0), 60s);
+  // A fleet told the same Retry-After comes back spread over the backoff.
+  EXPECT_EQ(retry_delay(s, 1, 30s, 0.0), 31s) << "30 s, then retry_min";
+  EXPECT_EQ(retry_delay(s, 7, 5s, 0.0), 6s);
+  EXPECT_EQ(retry_delay(s, 7, 5s, 1.0), 65s) << "5 s, then up to retry_max";
+}
+
+TEST(RetryDelay, RetryAfterIsClampedToRetryAfterMax) {
+  RefreshSettings s;  // retry_after_max 5 m
+  EXPECT_EQ(retry_delay(s, 1, 300s, 0.0), 301s);
+  EXPECT_EQ(retry_delay(s, 1, 3600s, 0.0), 301s);
+  s.retry_after_max = 2min;
+  EXPECT_EQ(retry_delay(s, 1, 3600s, 0.0), 121s);
+}
+
+TEST(RetryDelay, WithNoValueLeftTheCapIsRetryMaxExpired) {
+  RefreshSettings s;  // 1 s .. 60 s, 8 s once no valid value is left
+  EXPECT_EQ(retry_delay(s, 7, std::nullopt, 1.0, /*value_left=*/true), 60s);
+  EXPECT_EQ(retry_delay(s, 7, std::nullopt, 1.0, /*value_left=*/false), 8s);
+  EXPECT_EQ(retry_delay(s, 1000, std::nullopt, 0.5, false), 4500ms) << "full jitter under the cap";
+  EXPECT_EQ(retry_delay(s, 3, std::nullopt, 1.0, false), 4s) << "the doubling below the cap is the same";
+}
+
+TEST(RetryDelay, RetryMaxExpiredNeverRaisesTheCap) {
+  RefreshSettings s;
+  s.retry_max = 5s;  // below the default retry_max_expired
+  EXPECT_EQ(retry_delay(s, 100, std::nullopt, 1.0, false), 5s);
+}
+
+TEST(SpreadRefresh, UniformBetweenIssueAndTheChosenPoint) {
+  const TimePoint at = kIssued + 45min;
+  EXPECT_EQ(spread_refresh_time(kIssued, at, 1.0), at);
+  EXPECT_EQ(spread_refresh_time(kIssued, at, 0.5), kIssued + 22min + 30s);
+  EXPECT_EQ(spread_refresh_time(kIssued, at, 0.0), kIssued + 27s) << "at least 1 % of the way";
+  EXPECT_EQ(spread_refresh_time(kIssued, kIssued, 0.5), kIssued);
 }
 
 }  // namespace

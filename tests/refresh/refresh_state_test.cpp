@@ -42,7 +42,15 @@ FetchError http_error(int status, std::optional<seconds> retry_after = std::null
 
 class RefreshStateTest : public ::testing::Test {
  protected:
-  FixedRandom mid{0.5};  // jitter sample 0 (of [-1, 1]), backoff halfway
+  // A state that has been running: its first token (whose refresh is
+  // spread) fetched an hour ago, so the next success is a plain refresh.
+  RefreshState running(RandomSource& random) {
+    RefreshState s(settings, random);
+    (void)s.on_result(token(kNow - 3600, 7200), at(kNow - 3600));
+    return s;
+  }
+
+  FixedRandom mid{0.5};  // jitter sample 0 (of [-1, 1]), backoff and spread halfway
   RefreshSettings settings;
 };
 
@@ -52,7 +60,7 @@ TEST_F(RefreshStateTest, FirstFetchIsImmediate) {
 }
 
 TEST_F(RefreshStateTest, SuccessPublishesAndSchedulesAtRatio) {
-  RefreshState s(settings, mid);
+  RefreshState s = running(mid);
   auto step = s.on_result(token(kNow, 3600), at(kNow));
   EXPECT_TRUE(step.publish);
   EXPECT_EQ(step.next_attempt, at(kNow + 2700));
@@ -74,7 +82,7 @@ TEST_F(RefreshStateTest, FailureKeepsLastGoodCredential) {
 }
 
 TEST_F(RefreshStateTest, BackoffGrowsAndNeverStops) {
-  RefreshState s(settings, mid);
+  RefreshState s = running(mid);  // its token is valid for another hour
   std::chrono::milliseconds previous{0};
   for (int i = 1; i <= 100; ++i) {
     auto step = s.on_result(http_error(503), at(kNow));
@@ -88,14 +96,76 @@ TEST_F(RefreshStateTest, BackoffGrowsAndNeverStops) {
   EXPECT_EQ(previous, 30500ms) << "halfway between retry_min and retry_max";
 }
 
-TEST_F(RefreshStateTest, RetryAfterIsObeyed) {
+TEST_F(RefreshStateTest, RetryAfterIsObeyedThenTheBackoff) {
   RefreshState s(settings, mid);
   auto step = s.on_result(http_error(429, 120s), at(kNow));
-  EXPECT_EQ(step.next_attempt, at(kNow + 120));
+  EXPECT_EQ(step.next_attempt, at(kNow + 121)) << "Retry-After, then retry_min (first failure)";
+}
+
+TEST_F(RefreshStateTest, RetryAfterLongerThanRetryAfterMaxIsClamped) {
+  RefreshState s(settings, mid);
+  auto step = s.on_result(http_error(503, 86400s), at(kNow));
+  EXPECT_EQ(step.next_attempt, at(kNow + 301)) << "retry_after_max 5 m, then retry_min";
+}
+
+TEST_F(RefreshStateTest, WithoutAnyValueTheBackoffStopsAtRetryMaxExpired) {
+  RefreshState s(settings, mid);
+  std::chrono::milliseconds longest{0};
+  for (int i = 0; i < 100; ++i) longest = std::max(longest, s.on_result(http_error(503), at(kNow)).delay);
+  EXPECT_EQ(longest, 4500ms) << "halfway between retry_min and retry_max_expired (8 s)";
+}
+
+TEST_F(RefreshStateTest, AnExpiredValueIsNoValueLeft) {
+  RefreshState s = running(mid);  // expires at kNow + 3600
+  std::chrono::milliseconds longest{0};
+  for (int i = 0; i < 100; ++i) longest = std::max(longest, s.on_result(http_error(503), at(kNow + 4000)).delay);
+  EXPECT_EQ(longest, 4500ms);
+  EXPECT_TRUE(s.current()) << "still kept";
+}
+
+TEST_F(RefreshStateTest, InsideMinRemainingIsNoValueLeft) {
+  RefreshState s = running(mid);  // expires at kNow + 3600; min_remaining 5 m
+  EXPECT_TRUE(s.has_value_left(at(kNow + 3600 - 301)));
+  EXPECT_FALSE(s.has_value_left(at(kNow + 3600 - 300)));
+  std::chrono::milliseconds longest{0};
+  for (int i = 0; i < 100; ++i)
+    longest = std::max(longest, s.on_result(http_error(503), at(kNow + 3600 - 100)).delay);
+  EXPECT_EQ(longest, 4500ms);
+}
+
+TEST_F(RefreshStateTest, MinRemainingLongerThanTheLifetimeDoesNotCount) {
+  // 20 s tokens, min_remaining 5 m: as in next_refresh_time, only expiry
+  // counts, or every failure of a short token would be "no value left".
+  RefreshState s(settings, mid);
+  (void)s.on_result(token(kNow, 20), at(kNow));
+  EXPECT_TRUE(s.has_value_left(at(kNow + 15)));
+  EXPECT_FALSE(s.has_value_left(at(kNow + 20)));
+}
+
+TEST_F(RefreshStateTest, FirstTokenRefreshIsSpreadOverItsWindow) {
+  // A rollout: every pod fetches its first token at once; the refresh point
+  // is uniform between issue and the usual 75 %, not a wave at 75 %.
+  FixedRandom low{0.2}, high{0.999999};
+  RefreshState a(settings, low), b(settings, high);
+  auto sa = a.on_result(token(kNow, 3600), at(kNow));
+  auto sb = b.on_result(token(kNow, 3600), at(kNow));
+  // low: jitter sample -0.6 -> 2700 - 108 = 2592 s, spread 0.2 of it
+  EXPECT_NEAR(std::chrono::duration<double>(sa.next_attempt - at(kNow)).count(), 2592 * 0.2, 0.01);
+  EXPECT_NEAR(std::chrono::duration<double>(sb.next_attempt - at(kNow)).count(), 2880, 0.1);
+}
+
+TEST_F(RefreshStateTest, RefreshAfterFailuresIsSpread) {
+  // The IdP is back: every pod that was retrying succeeds within seconds.
+  RefreshState s = running(mid);
+  (void)s.on_result(http_error(503), at(kNow));
+  auto step = s.on_result(token(kNow + 5, 3600), at(kNow + 5));
+  EXPECT_EQ(step.next_attempt, at(kNow + 5 + 1350)) << "halfway to 2700 s";
+  step = s.on_result(token(kNow + 1355, 3600), at(kNow + 1355));
+  EXPECT_EQ(step.next_attempt, at(kNow + 1355 + 2700)) << "then the ratio again";
 }
 
 TEST_F(RefreshStateTest, SuccessResetsBackoff) {
-  RefreshState s(settings, mid);
+  RefreshState s = running(mid);
   for (int i = 0; i < 5; ++i) (void)s.on_result(http_error(500), at(kNow));
   (void)s.on_result(token(kNow, 3600), at(kNow));
   EXPECT_EQ(s.consecutive_failures(), 0u);
@@ -123,7 +193,7 @@ TEST_F(RefreshStateTest, NonExpiringCredentialIsNotRefreshedOnATimer) {
 }
 
 TEST_F(RefreshStateTest, RefreshInFromTheIdpIsHonoured) {
-  RefreshState s(settings, mid);
+  RefreshState s = running(mid);
   FetchedCredential c = token(kNow, 86400);
   c.refresh_in = 3600;
   auto step = s.on_result(std::move(c), at(kNow));
@@ -132,7 +202,7 @@ TEST_F(RefreshStateTest, RefreshInFromTheIdpIsHonoured) {
 
 TEST_F(RefreshStateTest, JitterSpreadsAFleet) {
   FixedRandom low{0.0}, high{0.999999};
-  RefreshState a(settings, low), b(settings, high);
+  RefreshState a = running(low), b = running(high);
   auto sa = a.on_result(token(kNow, 3600), at(kNow));
   auto sb = b.on_result(token(kNow, 3600), at(kNow));
   EXPECT_EQ(sa.next_attempt, at(kNow + 2700 - 180));

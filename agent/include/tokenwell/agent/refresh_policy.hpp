@@ -3,7 +3,7 @@
 // every timing rule of DESIGN.md is unit-tested without a clock or a sleep.
 //
 //   auto at = next_refresh_time(settings, issued, expires, refresh_in, rng.uniform(-1, 1));
-//   auto wait = retry_delay(settings, failures, retry_after, rng.uniform(0, 1));
+//   auto wait = retry_delay(settings, failures, retry_after, rng.uniform(0, 1), value_left);
 //
 // Thread-compatible (free functions and a plain struct).
 #pragma once
@@ -20,6 +20,12 @@ struct RefreshSettings {
   double jitter = 0.05;                        // ± fraction of the lifetime
   std::chrono::milliseconds retry_min{std::chrono::seconds(1)};
   std::chrono::milliseconds retry_max{std::chrono::seconds(60)};
+  // The backoff cap once no valid value is left (expired, or inside
+  // min_remaining): a fleet is back within seconds of the IdP's return
+  // (bench/fleet chose it, docs/fleet.md). Never above retry_max.
+  std::chrono::milliseconds retry_max_expired{std::chrono::seconds(8)};
+  // The longest Retry-After honoured; a longer one is clamped to it.
+  std::chrono::milliseconds retry_after_max{std::chrono::minutes(5)};
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};
 };
 
@@ -37,10 +43,20 @@ TimePoint next_refresh_time(const RefreshSettings& s, TimePoint issued, TimePoin
 
 // How long to wait after the `failures`-th consecutive failure (1 = first):
 // exponential backoff with full jitter between retry_min and
-// min(retry_max, retry_min * 2^(failures-1)) (unit_sample uniform in [0, 1]),
-// but never less than the server's Retry-After.
+// min(cap, retry_min * 2^(failures-1)) (unit_sample uniform in [0, 1]), where
+// the cap is retry_max while a valid value is left and retry_max_expired when
+// none is. A server's Retry-After (at most retry_after_max) is waited first
+// and the jittered backoff after it, so a fleet told the same Retry-After
+// does not come back at the same instant.
 std::chrono::milliseconds retry_delay(const RefreshSettings& s, unsigned failures,
                                       std::optional<std::chrono::seconds> retry_after,
-                                      double unit_sample);
+                                      double unit_sample, bool value_left = true);
+
+// Where to refresh a token fetched after a start or after failures: many
+// pods may have fetched at that same moment (a rollout, the IdP's return),
+// so the point next_refresh_time chose is moved to a uniform point between
+// issue and it (unit_sample in [0, 1]); the fleet's refreshes are spread
+// from then on instead of coming back as one wave.
+TimePoint spread_refresh_time(TimePoint issued, TimePoint at, double unit_sample);
 
 }  // namespace tw

@@ -11,7 +11,11 @@
 //   schedule(step.next_attempt);
 //
 // Retries never stop; a failure never drops the last good credential (it is
-// served until it expires). Thread-compatible: owned by the loop thread.
+// served until it expires). Once no valid value is left the backoff is capped
+// by retry_max_expired instead of retry_max, and the first refresh after a
+// start or after failures is spread (spread_refresh_time), so a fleet that
+// fetched together does not refresh together. Thread-compatible: owned by
+// the loop thread.
 #pragma once
 
 #include <chrono>
@@ -44,6 +48,9 @@ class RefreshState {
   // The last good credential, if any (it may have expired since).
   const std::optional<FetchedCredential>& current() const { return current_; }
   bool has_valid(TimePoint now) const;
+  // A valid value with more than min_remaining left (min_remaining counts only
+  // when shorter than the lifetime, as in next_refresh_time).
+  bool has_value_left(TimePoint now) const;
   unsigned consecutive_failures() const { return failures_; }
   const std::optional<FetchError>& last_error() const { return last_error_; }
   const RefreshSettings& settings() const { return settings_; }
