@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "segment/test_util.hpp"
+#include "support/test_util.hpp"
 #include "support/child_process.hpp"
 #include "tokenwell/tokenwell.h"
 

@@ -8,10 +8,10 @@
 
 #include <fmt/format.h>
 
-#include "tokenwell/agent/config.hpp"
-#include "tokenwell/agent/json_object.hpp"
-#include "tokenwell/agent/log.hpp"
-#include "tokenwell/agent/secret.hpp"
+#include "tokenwell/agent/config/config.hpp"
+#include "tokenwell/agent/common/json_object.hpp"
+#include "tokenwell/agent/common/log.hpp"
+#include "tokenwell/agent/common/secret.hpp"
 
 namespace tw {
 namespace {

@@ -33,9 +33,9 @@
 
 #include "tokenwell/agent/api/api_log.hpp"
 #include "tokenwell/agent/api/backend.hpp"
-#include "tokenwell/agent/api/metrics.hpp"
+#include "tokenwell/agent/metrics/metrics.hpp"
 #include "tokenwell/agent/api/socket_api.hpp"
-#include "tokenwell/agent/clock.hpp"
+#include "tokenwell/agent/common/clock.hpp"
 
 namespace tw::testing {
 

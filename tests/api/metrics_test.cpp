@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "api_test_support.hpp"
-#include "tokenwell/agent/api/metrics.hpp"
+#include "tokenwell/agent/metrics/metrics.hpp"
 
 namespace tw {
 namespace {

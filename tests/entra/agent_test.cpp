@@ -17,7 +17,7 @@
 #include "entra_test_support.hpp"
 #include "standin_process.hpp"
 #include "support/child_process.hpp"
-#include "tokenwell/agent/jwt.hpp"
+#include "tokenwell/agent/common/jwt.hpp"
 #include "tokenwell/tokenwell.h"
 
 namespace tw {

@@ -9,7 +9,7 @@
 
 
 #include "entra_test_support.hpp"
-#include "tokenwell/agent/client_assertion.hpp"
+#include "tokenwell/agent/sources/entra/client_assertion.hpp"
 
 namespace tw {
 namespace {

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "entra_test_support.hpp"
-#include "tokenwell/agent/entra_config.hpp"
+#include "tokenwell/agent/config/entra_config.hpp"
 
 namespace tw {
 namespace {

@@ -20,10 +20,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tokenwell/agent/http_client.hpp"
-#include "tokenwell/agent/jwt.hpp"
-#include "segment/test_util.hpp"
-#include "tokenwell/agent/random_source.hpp"
+#include "tokenwell/agent/http/http_client.hpp"
+#include "tokenwell/agent/common/jwt.hpp"
+#include "support/test_util.hpp"
+#include "tokenwell/agent/common/random_source.hpp"
 
 namespace tw::test {
 

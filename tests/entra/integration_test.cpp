@@ -14,7 +14,7 @@
 
 #include "entra_test_support.hpp"
 #include "standin_process.hpp"
-#include "tokenwell/agent/entra_source.hpp"
+#include "tokenwell/agent/sources/entra/entra_source.hpp"
 
 namespace tw {
 namespace {

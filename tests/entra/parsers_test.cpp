@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "entra_test_support.hpp"
-#include "tokenwell/agent/http_client.hpp"
-#include "tokenwell/agent/jwt.hpp"
-#include "tokenwell/agent/token_response.hpp"
+#include "tokenwell/agent/http/http_client.hpp"
+#include "tokenwell/agent/common/jwt.hpp"
+#include "tokenwell/agent/sources/entra/token_response.hpp"
 
 namespace tw {
 namespace {

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "entra_test_support.hpp"
-#include "tokenwell/agent/entra_source.hpp"
+#include "tokenwell/agent/sources/entra/entra_source.hpp"
 
 namespace tw {
 namespace {

@@ -23,7 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "entra_test_support.hpp"
-#include "tokenwell/agent/http_client.hpp"
+#include "tokenwell/agent/http/http_client.hpp"
 
 extern char** environ;
 

@@ -19,7 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tokenwell/agent/jwt.hpp"
+#include "tokenwell/agent/common/jwt.hpp"
 
 namespace tw::test {
 

@@ -20,12 +20,12 @@
 
 #include "api/api_test_support.hpp"
 #include "jose_test_support.hpp"
-#include "segment/test_util.hpp"
+#include "support/test_util.hpp"
 #include "support/child_process.hpp"
-#include "tokenwell/agent/http_client.hpp"
-#include "tokenwell/agent/jwk.hpp"
-#include "tokenwell/agent/jwks_keyset.hpp"
-#include "tokenwell/agent/segment_writer.hpp"
+#include "tokenwell/agent/http/http_client.hpp"
+#include "tokenwell/agent/keysets/jwk.hpp"
+#include "tokenwell/agent/keysets/jwks_keyset.hpp"
+#include "tokenwell/agent/segment/segment_writer.hpp"
 #include "tokenwell/tokenwell.h"
 
 namespace tw {

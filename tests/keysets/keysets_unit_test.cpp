@@ -13,12 +13,12 @@
 #include <set>
 
 #include "jose_test_support.hpp"
-#include "tokenwell/agent/config.hpp"
-#include "tokenwell/agent/jwk.hpp"
-#include "tokenwell/agent/jwks_keyset.hpp"
-#include "tokenwell/agent/key_files.hpp"
-#include "tokenwell/agent/key_rotation.hpp"
-#include "tokenwell/agent/refresh_policy.hpp"
+#include "tokenwell/agent/config/config.hpp"
+#include "tokenwell/agent/keysets/jwk.hpp"
+#include "tokenwell/agent/keysets/jwks_keyset.hpp"
+#include "tokenwell/agent/keysets/key_files.hpp"
+#include "tokenwell/agent/keysets/key_rotation.hpp"
+#include "tokenwell/agent/refresh/refresh_policy.hpp"
 
 namespace tw {
 namespace {

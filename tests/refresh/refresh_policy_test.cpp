@@ -1,7 +1,7 @@
 // The refresh schedule and backoff rules of DESIGN.md, one rule per test.
 #include <gtest/gtest.h>
 
-#include "tokenwell/agent/refresh_policy.hpp"
+#include "tokenwell/agent/refresh/refresh_policy.hpp"
 
 namespace tw {
 namespace {

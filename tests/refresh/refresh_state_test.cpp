@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "tokenwell/agent/refresh_state.hpp"
+#include "tokenwell/agent/refresh/refresh_state.hpp"
 
 namespace tw {
 namespace {

@@ -8,7 +8,7 @@
 
 #include <random>
 
-#include "tokenwell/agent/refresh_state.hpp"
+#include "tokenwell/agent/refresh/refresh_state.hpp"
 
 namespace tw {
 namespace {

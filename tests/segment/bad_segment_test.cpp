@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "segment/test_util.hpp"
+#include "support/test_util.hpp"
 #include "segment_format.h"
-#include "tokenwell/agent/segment_writer.hpp"
+#include "tokenwell/agent/segment/segment_writer.hpp"
 #include "tokenwell/tokenwell.h"
 
 namespace tw {

@@ -12,8 +12,8 @@
 
 #include <string>
 
-#include "segment/test_util.hpp"
-#include "tokenwell/agent/segment_writer.hpp"
+#include "support/test_util.hpp"
+#include "tokenwell/agent/segment/segment_writer.hpp"
 #include "tokenwell/tokenwell.h"
 
 namespace tw {

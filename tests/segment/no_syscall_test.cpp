@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "segment/test_util.hpp"
-#include "tokenwell/agent/segment_writer.hpp"
+#include "support/test_util.hpp"
+#include "tokenwell/agent/segment/segment_writer.hpp"
 
 namespace tw {
 namespace {

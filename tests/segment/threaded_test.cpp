@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "segment/test_util.hpp"
-#include "tokenwell/agent/segment_writer.hpp"
+#include "support/test_util.hpp"
+#include "tokenwell/agent/segment/segment_writer.hpp"
 #include "tokenwell/tokenwell.h"
 
 namespace tw {

@@ -17,7 +17,7 @@
 #include <fstream>
 #include <mutex>
 
-#include "tokenwell/agent/http_client.hpp"
+#include "tokenwell/agent/http/http_client.hpp"
 
 namespace tw {
 namespace {
