@@ -83,10 +83,8 @@ int main(int argc, char** argv) {
               << config.keysets.size() << " keyset(s)\n";
     return 0;
   }
-  if (!log_level.empty()) config.log.level = log_level;
-  tw::log::init({config.log.format, config.log.level});
+  tw::log::init({config.log.format, log_level.empty() ? config.log.level : log_level});
 
-  tw::SystemClock clock;
-  tw::Agent agent(config, config_path, env, clock);
+  tw::Agent agent(config, config_path, env, {.log_level = log_level});
   return once ? agent.run_once() : agent.run();
 }

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tokenwell/agent/common/clock.hpp"
+
 namespace tw::log {
 namespace {
 
@@ -71,18 +73,8 @@ void init(const Options& options) {
   logger()->set_level(to_spdlog(options.level));
 }
 
-void set_level(std::string_view level) {
-  {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    g_options.level = std::string(level);
-  }
-  logger()->set_level(to_spdlog(level));
-}
-
-bool enabled(Level level) { return logger()->should_log(to_spdlog(level)); }
-
-std::string format_line(const Options& options, Level level, std::string_view msg, Fields fields,
-                        std::int64_t unix_ms) {
+std::string format_line(const Options& options, Level level, std::string_view msg,
+                        std::span<const Field> fields, std::int64_t unix_ms) {
   if (options.format == "text") {
     std::string line = rfc3339_ms(unix_ms) + " " + level_name(level) + " " + std::string(msg);
     for (const Field& f : fields) {
@@ -108,7 +100,7 @@ std::string format_line(const Options& options, Level level, std::string_view ms
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void write(Level level, std::string_view msg, Fields fields) {
+void write(Level level, std::string_view msg, std::span<const Field> fields) {
   auto l = logger();
   if (!l->should_log(to_spdlog(level))) return;
   Options options;
@@ -116,10 +108,13 @@ void write(Level level, std::string_view msg, Fields fields) {
     std::lock_guard<std::mutex> lock(g_mutex);
     options = g_options;
   }
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  l->log(to_spdlog(level), "{}", format_line(options, level, msg, fields, now));
+  const std::string line = format_line(options, level, msg, fields, system_clock().unix_millis());
+  if (options.sink) {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    options.sink(line);
+    return;
+  }
+  l->log(to_spdlog(level), "{}", line);
 }
 
 }  // namespace tw::log

@@ -2,6 +2,7 @@
 #include "tokenwell/agent/common/simulated_time.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace tw {
 
@@ -128,6 +129,15 @@ std::size_t SimulatedTime::armed_timers() const {
     auto t = w.lock();
     return t && t->armed;
   }));
+}
+
+std::vector<std::chrono::nanoseconds> SimulatedTime::armed_deadlines() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::chrono::nanoseconds> out;
+  for (const auto& w : timers_)
+    if (auto t = w.lock(); t && t->armed) out.emplace_back(t->deadline_ns - now_ns_);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace tw

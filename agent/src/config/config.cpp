@@ -3,11 +3,10 @@
 
 #include <unistd.h>
 
-#include <fstream>
 #include <functional>
 #include <set>
-#include <sstream>
 
+#include "tokenwell/agent/common/file_reader.hpp"
 #include "tokenwell/agent/common/json_object.hpp"
 #include "tokenwell/agent/common/entry_name.hpp"
 
@@ -17,6 +16,7 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kDefaultRuntimeDir = "/run/tokenwell";
+constexpr std::size_t kMaxConfigBytes = 4 * 1024 * 1024;
 
 // One parser per `source` value: the whole credential object and its path.
 using SourceParser = std::function<Result<SourceSettings>(const json&, const std::string&)>;
@@ -362,13 +362,11 @@ ConfigResult<AgentConfig> parse_config(const json& doc, const Environment& env) 
 }
 
 ConfigResult<AgentConfig> load_config(const std::filesystem::path& file, const Environment& env) {
-  std::ifstream in(file);
-  if (!in) return ConfigErrors{{file.string() + ": cannot read the config file"}};
-  std::stringstream text;
-  text << in.rdbuf();
+  auto text = read_file(file, {.max_bytes = kMaxConfigBytes});
+  if (!text) return ConfigErrors{{file.string() + ": cannot read the config file (" + text.error().message + ")"}};
   json doc;
   try {
-    doc = json::parse(text.str());
+    doc = json::parse(text->reveal());
   } catch (const json::parse_error& e) {
     // e.what() names the line and column; it quotes at most a few characters.
     return ConfigErrors{{file.string() + ": not valid JSON: " + e.what()}};

@@ -90,7 +90,7 @@ JwksRefreshState::Step JwksRefreshState::on_result(std::variant<FetchedJwks, Jwk
   return step;
 }
 
-JwksRefreshState::Demand JwksRefreshState::on_demand(TimePoint now) const {
+RefetchReply JwksRefreshState::on_demand(TimePoint now) const {
   if (!last_fetch_ || now >= *last_fetch_ + config_.cooldown) return {true, std::chrono::seconds(0)};
   const auto wait = *last_fetch_ + config_.cooldown - now;
   return {false, std::chrono::ceil<std::chrono::seconds>(wait)};

@@ -2,31 +2,21 @@
 #include "tokenwell/agent/keysets/key_files.hpp"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "tokenwell/agent/common/file_reader.hpp"
 #include "tokenwell/agent/keysets/jwk.hpp"
 
 namespace tw {
 namespace {
 
-constexpr std::uintmax_t kMaxKeyFileBytes = 64 * 1024;
+constexpr std::size_t kMaxKeyFileBytes = 64 * 1024;
 
 Result<Jwk> read_key_file(const std::filesystem::path& file) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(file, ec);
-  if (ec) return make_error("cannot read");
-  if (size > kMaxKeyFileBytes) return make_error("larger than 64 KiB");
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return make_error("cannot read");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  Secret text(buffer.str());
-  std::string wipe = buffer.str();
-  explicit_bzero(wipe.data(), wipe.size());
-  const std::string_view t = text.reveal();
+  auto text = read_file(file, {.max_bytes = kMaxKeyFileBytes});
+  if (!text) return text.error();
+  const std::string_view t = text->reveal();
   const auto start = t.find_first_not_of(" \t\r\n");
   if (start == std::string_view::npos) return make_error("empty");
   if (t.substr(start).starts_with("-----BEGIN")) return jwk_from_pem(t);

@@ -14,11 +14,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
-#include "tokenwell/agent/common/jwt.hpp"
+#include "tokenwell/agent/common/file_reader.hpp"
+#include "tokenwell/jose/jose.hpp"
 
 namespace tw {
 namespace {
@@ -31,9 +31,6 @@ struct BioFree {
 };
 struct X509Free {
   void operator()(X509* x) const { X509_free(x); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
@@ -120,8 +117,8 @@ Result<ClientCertificate> ClientCertificate::load_pem(std::string_view pem) {
     if (!der) return der.error();
     out.chain_der_.push_back(std::move(*der));
   }
-  out.x5t_ = base64url_encode(digest(EVP_sha1(), out.chain_der_.front()));
-  out.x5t_s256_ = base64url_encode(digest(EVP_sha256(), out.chain_der_.front()));
+  out.x5t_ = jose::base64url_encode(digest(EVP_sha1(), out.chain_der_.front()));
+  out.x5t_s256_ = jose::base64url_encode(digest(EVP_sha256(), out.chain_der_.front()));
   tm t{};
   if (ASN1_TIME_to_tm(X509_get0_notAfter(certs[leaf].get()), &t) != 1)
     return make_error("cannot read the certificate's notAfter");
@@ -130,16 +127,9 @@ Result<ClientCertificate> ClientCertificate::load_pem(std::string_view pem) {
 }
 
 Result<ClientCertificate> ClientCertificate::load_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error("cannot read " + path.string() + ": " + std::strerror(errno));
-  std::string pem;
-  char buf[16 * 1024];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    pem.append(buf, static_cast<std::size_t>(in.gcount()));
-    if (pem.size() > kMaxPemBytes) return make_error(path.string() + ": larger than 1 MiB");
-  }
-  auto cert = load_pem(pem);
-  explicit_bzero(pem.data(), pem.size());
+  auto pem = read_file(path, {.max_bytes = kMaxPemBytes});
+  if (!pem) return pem.error();
+  auto cert = load_pem(pem->reveal());
   if (!cert) return make_error(path.string() + ": " + cert.error().message);
   return cert;
 }
@@ -147,21 +137,17 @@ Result<ClientCertificate> ClientCertificate::load_file(const std::filesystem::pa
 Result<Secret> build_client_assertion(const ClientCertificate& cert, const AssertionOptions& options,
                                       const AssertionClaims& claims) {
   if (!cert.key()) return make_error("no key loaded");
-  nlohmann::json header = {{"typ", "JWT"}};
-  if (options.algorithm == AssertionAlgorithm::rs256) {
-    header["alg"] = "RS256";
-    header["x5t"] = cert.x5t();
-  } else {
-    header["alg"] = "PS256";
-    header["x5t#S256"] = cert.x5t_s256();
-  }
+  const bool rs256 = options.algorithm == AssertionAlgorithm::rs256;
+  nlohmann::ordered_json header = {{"typ", "JWT"}};
+  if (rs256) header["x5t"] = cert.x5t();
+  else header["x5t#S256"] = cert.x5t_s256();
   if (!options.key_id.empty()) header["kid"] = options.key_id;
   if (options.send_x5c) {
-    auto chain = nlohmann::json::array();
-    for (const auto& der : cert.chain_der()) chain.push_back(base64_encode(der));
+    auto chain = nlohmann::ordered_json::array();
+    for (const auto& der : cert.chain_der()) chain.push_back(jose::base64_encode(der));
     header["x5c"] = std::move(chain);
   }
-  const nlohmann::json payload = {
+  const nlohmann::ordered_json payload = {
       {"aud", claims.audience},
       {"iss", claims.client_id},
       {"sub", claims.client_id},
@@ -170,29 +156,13 @@ Result<Secret> build_client_assertion(const ClientCertificate& cert, const Asser
       {"nbf", claims.now},
       {"exp", claims.now + claims.lifetime.count()},
   };
-  const std::string signing_input = base64url_encode(header.dump()) + "." + base64url_encode(payload.dump());
-
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;
-  if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, cert.key()) != 1)
-    return make_error("cannot start signing: " + openssl_reason());
-  if (options.algorithm == AssertionAlgorithm::ps256) {
-    // RFC 7518 3.5: MGF1 with SHA-256 and a salt as long as the hash.
-    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||
-        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1)
-      return make_error("cannot set up PSS padding: " + openssl_reason());
+  try {
+    // RS256, or PS256 (RFC 7518 3.5: MGF1 with SHA-256, a salt as long as the hash).
+    const jose::Key key = jose::Key::from_pkey(cert.key(), rs256 ? jose::Alg::RS256 : jose::Alg::PS256);
+    return Secret(jose::sign_jws(key, std::move(header), payload.dump()));
+  } catch (const jose::Rejection& r) {
+    return make_error("cannot sign: " + (r.detail.empty() ? "error " + std::to_string(r.code) : r.detail));
   }
-  std::size_t sig_len = 0;
-  if (EVP_DigestSign(ctx.get(), nullptr, &sig_len, reinterpret_cast<const unsigned char*>(signing_input.data()),
-                     signing_input.size()) != 1)
-    return make_error("cannot sign: " + openssl_reason());
-  std::string sig(sig_len, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
-                     reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()) != 1)
-    return make_error("cannot sign: " + openssl_reason());
-  sig.resize(sig_len);
-  return Secret(signing_input + "." + base64url_encode(sig));
 }
 
 std::string make_jti(RandomSource& random) {

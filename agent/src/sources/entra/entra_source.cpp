@@ -15,8 +15,9 @@
 #include <cstring>
 #include <optional>
 
+#include "tokenwell/agent/common/file_reader.hpp"
 #include "tokenwell/agent/sources/entra/client_assertion.hpp"
-#include "tokenwell/agent/common/jwt.hpp"
+#include "tokenwell/agent/sources/entra/token_response.hpp"
 
 namespace tw {
 namespace {
@@ -50,37 +51,7 @@ Result<FileStamp> stamp_of(const std::filesystem::path& path) {
 // The file's contents without surrounding whitespace (Kubernetes secrets
 // made with `echo` end in a newline). Empty files are an error.
 Result<Secret> read_credential_file(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error("cannot read " + errno_text(path));
-  std::string data;
-  data.reserve(4096);
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const auto e = make_error("cannot read " + errno_text(path));
-      ::close(fd);
-      return e;
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<std::size_t>(n));
-    if (data.size() > kMaxCredentialFileBytes) {
-      ::close(fd);
-      explicit_bzero(data.data(), data.size());
-      return make_error(path.string() + ": larger than 64 KiB");
-    }
-  }
-  ::close(fd);
-  explicit_bzero(buf, sizeof buf);
-  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  std::size_t begin = 0, end = data.size();
-  while (begin < end && is_space(data[begin])) ++begin;
-  while (end > begin && is_space(data[end - 1])) --end;
-  if (begin == end) return make_error(path.string() + ": file is empty");
-  Secret out(data.substr(begin, end - begin));
-  explicit_bzero(data.data(), data.size());
-  return out;
+  return read_file(path, {.max_bytes = kMaxCredentialFileBytes, .trim = Trim::whitespace, .empty_is_error = true});
 }
 
 // A file whose parsed value is kept until the file changes.

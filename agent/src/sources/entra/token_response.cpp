@@ -14,7 +14,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tokenwell/agent/common/jwt.hpp"
 
 namespace tw {
 namespace {
@@ -167,6 +166,16 @@ std::string describe_error_response(int status, std::string_view body,
   }
   redact_all(out, redact);
   return out;
+}
+
+Result<jose::JwtPayload> parse_jwt_payload(std::string_view token) {
+  // Access tokens with many group claims run to tens of kilobytes.
+  constexpr std::size_t kMaxTokenBytes = 1 << 20;
+  try {
+    return jose::parse_jwt_payload(token, {.max_token_bytes = kMaxTokenBytes, .max_json_bytes = kMaxTokenBytes});
+  } catch (const jose::Rejection& r) {
+    return make_error(r.detail.empty() ? "not a readable JWT" : r.detail);
+  }
 }
 
 Result<FetchedCredential> validate_token_response(TokenResponse response, const UsernameSpec& username,

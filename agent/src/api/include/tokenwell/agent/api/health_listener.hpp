@@ -4,7 +4,7 @@
 // reasons, as on the socket). Everything else is 404: no credential, no
 // secret, ever, on TCP.
 //
-//   auto health = HealthListener::open(io, {.listen = "0.0.0.0:9464"}, backend, metrics);
+//   auto health = HealthListener::open(io, {.listen = "0.0.0.0:9464"}, backend, metrics, time);
 //   if (!health) return fail(health.error());
 //   std::printf("metrics on port %u\n", (*health)->port());
 //
@@ -20,11 +20,11 @@
 #include <string>
 #include <string_view>
 
-#include "tokenwell/agent/api/api_log.hpp"
 #include "tokenwell/agent/api/backend.hpp"
 #include "tokenwell/agent/api/http_limits.hpp"
 #include "tokenwell/agent/metrics/metrics.hpp"
 #include "tokenwell/agent/common/result.hpp"
+#include "tokenwell/agent/common/timer.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -45,17 +45,16 @@ struct HealthListenerOptions {
   // Scrapers and probes need few connections; the cap keeps descriptors
   // for the socket API whatever reaches this port.
   HttpLimits limits{.max_connections = 256};
-  // accept() failing, a handler that threw. Empty: text lines on stderr.
-  ApiLog log;
 };
 
 class HealthListener {
  public:
-  // `backend` and `metrics` must outlive the listener.
+  // `backend`, `metrics` and `time` must outlive the listener. accept()
+  // failing and a handler that threw are logged (common/log.hpp).
   static Result<std::unique_ptr<HealthListener>> open(boost::asio::io_context& io,
                                                       const HealthListenerOptions& options,
                                                       const ApiBackend& backend,
-                                                      Metrics& metrics);
+                                                      Metrics& metrics, TimeSource& time);
   ~HealthListener();
   HealthListener(const HealthListener&) = delete;
   HealthListener& operator=(const HealthListener&) = delete;

@@ -22,7 +22,7 @@
 //               or path, 405 (+ Allow), 413, 431, 503 "no valid value"
 // Only the credential body holds a secret (and says Cache-Control: no-store).
 //
-//   auto api = SocketApi::open(io, {.path = runtime_dir / "agent.sock"}, backend, metrics);
+//   auto api = SocketApi::open(io, {.path = runtime_dir / "agent.sock"}, backend, metrics, time);
 //   if (!api) return fail(api.error());
 //   ... after each publish:  (*api)->notify_published();
 //   ... on SIGTERM:          (*api)->stop([&] { /* all answered */ });
@@ -40,11 +40,11 @@
 #include <memory>
 #include <vector>
 
-#include "tokenwell/agent/api/api_log.hpp"
 #include "tokenwell/agent/api/backend.hpp"
 #include "tokenwell/agent/api/http_limits.hpp"
 #include "tokenwell/agent/metrics/metrics.hpp"
 #include "tokenwell/agent/common/result.hpp"
+#include "tokenwell/agent/common/timer.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -71,9 +71,6 @@ struct SocketApiOptions {
   // max_wait so a forgotten client does not hold a connection for ever.
   std::chrono::seconds default_wait{30};
   std::chrono::seconds max_wait{300};
-  // Denied callers (uid, gid, pid; at most a line a second), the connection
-  // cap reached, accept() failing. Empty: text lines on stderr.
-  ApiLog log;
 };
 
 class SocketApi {
@@ -81,11 +78,13 @@ class SocketApi {
   // Binds `options.path` (replacing a stale socket file left by a previous
   // run; refusing anything else that is there), makes it mode 0666 --
   // authorization is SO_PEERCRED's job, so other users' processes can
-  // connect and get a clean 403 -- and starts accepting. `backend` and
-  // `metrics` must outlive the SocketApi.
+  // connect and get a clean 403 -- and starts accepting. `backend`,
+  // `metrics` and `time` (every deadline's timer) must outlive the SocketApi.
+  // Denied callers (uid, gid, pid; at most a line a second), the connection
+  // cap reached and accept() failing are logged (common/log.hpp).
   static Result<std::unique_ptr<SocketApi>> open(boost::asio::io_context& io,
                                                  SocketApiOptions options, ApiBackend& backend,
-                                                 Metrics& metrics);
+                                                 Metrics& metrics, TimeSource& time);
   // Closes every connection at once and removes the socket file; prefer stop().
   ~SocketApi();
   SocketApi(const SocketApi&) = delete;

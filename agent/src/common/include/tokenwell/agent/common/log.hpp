@@ -6,11 +6,15 @@
 //
 // A Field holds a string, a number or a bool; tw::Secret converts to none of
 // them, so a secret cannot reach a log line unless a call site spells
-// `.reveal()` (and no call site does). Thread-safe.
+// `.reveal()` (and no call site does). Every part of the agent, the socket
+// API's listeners included, logs here. Timestamps come from the process's
+// SystemClock (clock.hpp). Thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -23,13 +27,12 @@ enum class Level { trace, debug, info, warn, error };
 struct Options {
   std::string format = "json";  // json | text
   std::string level = "info";   // trace | debug | info | warn | error
+  // Where lines go instead of stderr (a test's capture). Called under a lock.
+  std::function<void(std::string_view line)> sink;
 };
 
 // Configures the process-wide logger (stderr). Safe to call again (reload).
 void init(const Options& options);
-// Changes only the level.
-void set_level(std::string_view level);
-bool enabled(Level level);
 
 class Field {
  public:
@@ -52,7 +55,10 @@ class Field {
 
 using Fields = std::initializer_list<Field>;
 
-void write(Level level, std::string_view msg, Fields fields = {});
+void write(Level level, std::string_view msg, std::span<const Field> fields);
+inline void write(Level level, std::string_view msg, Fields fields = {}) {
+  write(level, msg, std::span<const Field>(fields.begin(), fields.size()));
+}
 inline void trace(std::string_view msg, Fields f = {}) { write(Level::trace, msg, f); }
 inline void debug(std::string_view msg, Fields f = {}) { write(Level::debug, msg, f); }
 inline void info(std::string_view msg, Fields f = {}) { write(Level::info, msg, f); }
@@ -60,7 +66,11 @@ inline void warn(std::string_view msg, Fields f = {}) { write(Level::warn, msg, 
 inline void error(std::string_view msg, Fields f = {}) { write(Level::error, msg, f); }
 
 // Formats one line without writing it (for tests).
-std::string format_line(const Options& options, Level level, std::string_view msg, Fields fields,
-                        std::int64_t unix_ms);
+std::string format_line(const Options& options, Level level, std::string_view msg,
+                        std::span<const Field> fields, std::int64_t unix_ms);
+inline std::string format_line(const Options& options, Level level, std::string_view msg, Fields fields,
+                               std::int64_t unix_ms) {
+  return format_line(options, level, msg, std::span<const Field>(fields.begin(), fields.size()), unix_ms);
+}
 
 }  // namespace tw::log

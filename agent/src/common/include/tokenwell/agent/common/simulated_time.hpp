@@ -46,6 +46,8 @@ class SimulatedTime final : public TimeSource {
   // How far ahead the next armed timer is, if any.
   std::optional<std::chrono::nanoseconds> next_timer_in() const;
   std::size_t armed_timers() const;
+  // How far ahead each armed timer is, soonest first.
+  std::vector<std::chrono::nanoseconds> armed_deadlines() const;
 
   struct TimerState;  // internal: one per Timer, shared with its pending fires
 

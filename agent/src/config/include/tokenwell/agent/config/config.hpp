@@ -1,12 +1,21 @@
 // config.hpp -- the agent's configuration file (DESIGN.md, "Config"): parsed
 // completely, validated, and every problem reported as one line that names
 // its JSON path, e.g. "credentials[1].auth.secret_file: file not readable".
+// All config parsing lives in this library: the top level, credentials and
+// their `refresh` blocks, the entra/oauth2 auth (entra_config.hpp) and the
+// keysets (keyset_config.hpp). It reads only the config file itself; the
+// files a config names are checked by app/check_config.hpp.
 //
-//   auto c = load_config("/etc/tokenwell/config.json");
-//   if (!c) { for (auto& line : c.error().lines) std::cerr << line << "\n"; return 1; }
+//   auto loaded = load_config("/etc/tokenwell/config.json", process_environment());
+//   if (auto* errors = std::get_if<ConfigErrors>(&loaded)) {
+//     for (const auto& line : errors->lines) std::cerr << line << "\n";
+//     return 1;
+//   }
+//   const AgentConfig& config = std::get<AgentConfig>(loaded);
 //
-// Each `source` has its own parser in a registry (source_parsers()); adding a
-// source is one entry there and one in make_source(). Thread-compatible.
+// Each `source` has its own parser in a registry (source_parsers() in
+// config.cpp); adding a source is one entry there and one in
+// app/source_factory.cpp. Thread-compatible.
 #pragma once
 
 #include <sys/types.h>

@@ -1,7 +1,7 @@
 // http_client.hpp -- the one way the agent talks HTTP(S) to an identity
 // provider: a small interface the sources take, and its libcurl implementation.
 //
-//   CurlHttpClient http({.ca_file = "/etc/tokenwell/ca.pem"});
+//   CurlHttpClient http({.ca_file = "/etc/tokenwell/ca.pem"});   // or factory.create({...})
 //   auto r = http.send({.method = HttpMethod::post, .url = token_url,
 //                       .headers = {{"Accept", "application/json"}},
 //                       .body = form_encode({{"grant_type", "client_credentials"}}),
@@ -68,7 +68,7 @@ class HttpClient {
   virtual Result<HttpResponse> send(const HttpRequest& request) = 0;
 };
 
-struct CurlHttpClientOptions {
+struct HttpClientOptions {
   // Extra CA certificates (PEM), trusted in addition to the system bundle
   // (which is $SSL_CERT_FILE / $SSL_CERT_DIR when set).
   std::filesystem::path ca_file;
@@ -80,7 +80,7 @@ struct CurlHttpClientOptions {
 // environment (https_proxy, no_proxy, ...), no redirects, HTTP(S) only.
 class CurlHttpClient final : public HttpClient {
  public:
-  explicit CurlHttpClient(CurlHttpClientOptions options = {});
+  explicit CurlHttpClient(HttpClientOptions options = {});
   ~CurlHttpClient() override;
   CurlHttpClient(const CurlHttpClient&) = delete;
   CurlHttpClient& operator=(const CurlHttpClient&) = delete;
@@ -89,9 +89,25 @@ class CurlHttpClient final : public HttpClient {
 
  private:
   struct State;
-  CurlHttpClientOptions options_;
+  HttpClientOptions options_;
   std::mutex mu_;
   std::unique_ptr<State> state_;
+};
+
+// Where the runners get their HTTP clients: one per credential or keyset,
+// with its own CA bundle (and connection). Tests pass a factory of scripted
+// clients. Thread-compatible; clients are thread-safe as HttpClient says.
+class HttpClientFactory {
+ public:
+  virtual ~HttpClientFactory() = default;
+  virtual std::shared_ptr<HttpClient> create(const HttpClientOptions& options) = 0;
+};
+
+class CurlHttpClientFactory final : public HttpClientFactory {
+ public:
+  std::shared_ptr<HttpClient> create(const HttpClientOptions& options) override {
+    return std::make_shared<CurlHttpClient>(options);
+  }
 };
 
 // ---- URL and form encoding (RFC 3986 unreserved characters kept as they are)

@@ -1,6 +1,9 @@
-// jwk.hpp -- JSON Web Keys for the agent's keysets: making keys (OpenSSL 3
-// EVP), reading PEM and JWK files, reading JWKS and OIDC discovery documents
-// from an IdP, and writing the JWKS a keyset publishes (RFC 7517, 7518, 8037).
+// jwk.hpp -- JSON Web Keys for the agent's keysets: making keys, reading PEM
+// and JWK files, reading JWKS and OIDC discovery documents from an IdP, and
+// writing the JWKS a keyset publishes (RFC 7517, 7518, 8037). The keys
+// themselves -- parsing, validation, one algorithm set, thumbprints -- are
+// tokenwell::jose's (client-shim/jose), the module libtokenwell-jwt verifies
+// with, so a key the agent publishes is a key every verifier accepts.
 //
 //   auto key = generate_jwk(KeyAlgorithm::ES256);     // kid = RFC 7638 thumbprint
 //   auto doc = parse_jwks(response.body.reveal());    // unusable keys skipped, listed
@@ -49,10 +52,12 @@ Jwk with_kid(const Jwk& key, std::string kid);
 // Ed25519 -> EdDSA. kid = thumbprint.
 Result<Jwk> jwk_from_pem(std::string_view pem);
 
-// One JWK object (public, or private with its private members). Checks kty,
-// crv, alg against the key type, use ("sig" if present), member encodings and
-// sizes (RSA >= 2048 bits). A missing alg is inferred, a missing kid is the
-// thumbprint. Symmetric keys (kty oct) are refused: they cannot be published.
+// One JWK object (public, or private with its private members), checked by
+// jose::Key::from_json: kty, crv and alg agree (ES256 on P-256, RS256/PS256
+// on RSA of 2048 to 16384 bits, EdDSA on Ed25519), use is "sig" if present,
+// members are canonical base64url of the right size. A missing alg is
+// inferred, a missing kid is the thumbprint. Symmetric keys (kty oct) are
+// refused: they cannot be published.
 Result<Jwk> parse_jwk(const nlohmann::json& j);
 
 // RFC 7638 thumbprint (base64url SHA-256) of a public JWK.

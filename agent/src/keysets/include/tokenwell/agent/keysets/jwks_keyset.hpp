@@ -31,6 +31,7 @@
 #include "tokenwell/agent/keysets/jwk.hpp"
 #include "tokenwell/agent/config/keyset_config.hpp"
 #include "tokenwell/agent/common/random_source.hpp"
+#include "tokenwell/agent/refresh/entry_runner.hpp"
 #include "tokenwell/agent/refresh/refresh_policy.hpp"
 
 namespace tw {
@@ -67,10 +68,6 @@ class JwksRefreshState {
     bool publish = false;  // current() changed: publish it
     TimePoint next_attempt;
   };
-  struct Demand {
-    bool accepted = false;
-    std::chrono::seconds retry_after{0};  // when refused: when to ask again
-  };
 
   JwksRefreshState(JwksKeysetConfig config, RandomSource& random);
 
@@ -78,7 +75,8 @@ class JwksRefreshState {
   // A fetch begins now (scheduled or on demand): starts the cooldown.
   void fetch_started(TimePoint now) { last_fetch_ = now; }
   Step on_result(std::variant<FetchedJwks, JwksFetchError> result, TimePoint now);
-  Demand on_demand(TimePoint now) const;
+  // On-demand refetches: accepted, or refused with when to ask again.
+  RefetchReply on_demand(TimePoint now) const;
 
   const std::optional<FetchedJwks>& current() const { return current_; }
   unsigned consecutive_failures() const { return failures_; }

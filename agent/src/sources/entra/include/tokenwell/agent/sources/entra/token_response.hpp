@@ -27,6 +27,7 @@
 #include "tokenwell/agent/config/entra_config.hpp"
 #include "tokenwell/agent/http/http_client.hpp"
 #include "tokenwell/agent/refresh/source.hpp"
+#include "tokenwell/jose/jose.hpp"
 
 namespace tw {
 
@@ -58,6 +59,12 @@ std::optional<TokenErrorResponse> parse_token_error(std::string_view body);
 std::string describe_error_response(int status, std::string_view body,
                                     const std::vector<std::string_view>& redact = {});
 
+
+// The claims of an access token or a federated token, read without checking
+// the signature (tokenwell::jose's reader, with the agent's size limits):
+// exp/nbf/iat and the username claim. Errors say what is wrong, never the
+// token. Fuzzed (tests/fuzz/fuzz_jwt_payload.cpp).
+Result<jose::JwtPayload> parse_jwt_payload(std::string_view token);
 
 struct TokenChecks {
   // How far the token's exp may disagree with expires_in / expires_on
