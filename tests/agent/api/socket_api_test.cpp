@@ -395,7 +395,7 @@ TEST_F(SocketFileTest, ReplacesAStaleSocketFromAPreviousRun) {
 
 TEST_F(SocketFileTest, RefusesToReplaceAnythingButASocket) {
   std::ofstream(socket_path()) << "not a socket";
-  auto r = loop.run([&] { return SocketApi::open(loop.io, options(), backend, metrics); });
+  auto r = loop.run([&] { return SocketApi::open(loop.io, options(), backend, metrics, time); });
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("not a socket"), std::string::npos) << r.error().message;
   EXPECT_TRUE(std::filesystem::is_regular_file(socket_path()));
@@ -403,7 +403,7 @@ TEST_F(SocketFileTest, RefusesToReplaceAnythingButASocket) {
 
 TEST_F(SocketFileTest, RefusesASocketAnotherProcessServesOn) {
   open(options());
-  auto second = loop.run([&] { return SocketApi::open(loop.io, options(), backend, metrics); });
+  auto second = loop.run([&] { return SocketApi::open(loop.io, options(), backend, metrics, time); });
   ASSERT_FALSE(second);
   EXPECT_NE(second.error().message.find("another process"), std::string::npos);
   EXPECT_EQ(get("/healthz")->result_int(), 200);
@@ -412,7 +412,7 @@ TEST_F(SocketFileTest, RefusesASocketAnotherProcessServesOn) {
 TEST_F(SocketFileTest, RefusesAPathTooLongForAUnixSocket) {
   SocketApiOptions o = options();
   o.path = dir.path() / std::string(120, 'x');
-  auto r = loop.run([&] { return SocketApi::open(loop.io, o, backend, metrics); });
+  auto r = loop.run([&] { return SocketApi::open(loop.io, o, backend, metrics, time); });
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("bytes long"), std::string::npos);
 }

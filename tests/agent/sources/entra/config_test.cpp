@@ -6,6 +6,7 @@
 
 #include "entra_test_support.hpp"
 #include "tokenwell/agent/config/entra_config.hpp"
+#include "tokenwell/agent/sources/entra/entra_source.hpp"
 
 namespace tw {
 namespace {
