@@ -27,7 +27,7 @@ WORKDIR /src
 COPY . .
 # Release at -O2, the optimisation level CI's warnings-as-errors build uses:
 # GCC 12 at -O3 reports a false -Wrestrict inside libstdc++'s string
-# concatenation (GCC bug 105329) in agent/src/log.cpp.
+# concatenation (GCC bug 105329) in agent/src/common/log.cpp.
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTOKENWELL_WERROR=ON \
       -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
       -DTOKENWELL_BUILD_TESTS=ON -DTOKENWELL_BUILD_BENCH=OFF \

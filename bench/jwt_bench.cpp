@@ -15,8 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tokenwell/agent/clock.hpp"
-#include "tokenwell/agent/segment_writer.hpp"
+#include "tokenwell/agent/common/clock.hpp"
+#include "tokenwell/agent/segment/segment_writer.hpp"
 #include "tokenwell/jwt.h"
 
 namespace {

@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "tokenwell/agent/segment_writer.hpp"
+#include "tokenwell/agent/segment/segment_writer.hpp"
 #include "tokenwell/tokenwell.h"
 
 namespace {

@@ -5,10 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DTOKENWELL_BUILD_FUZZERS=ON \
-  -DTOKENWELL_SANITIZE=address,undefined -DTOKENWELL_BUILD_TESTS=OFF \
-  -DTOKENWELL_BUILD_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j "$(nproc)" --target fuzzers
+cmake --preset fuzz >/dev/null           # CMakePresets.json: clang, build-fuzz/
+cmake --build --preset fuzz -j "$(nproc)"
 for fuzzer in build-fuzz/tests/fuzz/fuzz_*; do
   [[ -x $fuzzer ]] || continue
   name=$(basename "$fuzzer")

@@ -18,9 +18,8 @@ scripts/install-deps.sh
 step() { printf '\n=== %s\n' "$*"; }
 
 step "build (warnings are errors)"
-cmake -S . -B build -G Ninja -DTOKENWELL_WERROR=ON -DTOKENWELL_BUILD_TESTS=ON \
-  -DTOKENWELL_BUILD_BENCH=ON >/dev/null
-cmake --build build -j "$jobs"
+cmake --preset dev >/dev/null          # CMakePresets.json: build/, ccache when installed
+cmake --build --preset dev -j "$jobs"
 
 step "tests"
 ctest --test-dir build --output-on-failure -j "$jobs"
@@ -30,14 +29,13 @@ step "Helm chart: lint, render every ci/ scenario, Kubernetes schemas, assertion
 scripts/helm-check.sh
 
 step "segment under ThreadSanitizer"
-cmake -S . -B build-tsan -G Ninja -DTOKENWELL_SANITIZE=thread -DTOKENWELL_BUILD_BENCH=OFF >/dev/null
-cmake --build build-tsan -j "$jobs" --target tests/segment/all
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan -j "$jobs" --target tests/agent/segment/all
 ctest --test-dir build-tsan -L segment --output-on-failure
 
 step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-cmake -S . -B build-asan -G Ninja -DTOKENWELL_SANITIZE=address,undefined \
-  -DTOKENWELL_BUILD_BENCH=OFF >/dev/null
-cmake --build build-asan -j "$jobs"
+cmake --preset asan >/dev/null
+cmake --build --preset asan -j "$jobs"
 ctest --test-dir build-asan -L unit --output-on-failure -j "$jobs"
 
 step "fuzzers (short run each)"

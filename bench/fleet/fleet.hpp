@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "tokenwell/agent/refresh_policy.hpp"
+#include "tokenwell/agent/refresh/refresh_policy.hpp"
 
 namespace tw::fleet {
 

@@ -12,7 +12,7 @@
 
 #include "event_queue.hpp"
 #include "fleet.hpp"
-#include "tokenwell/agent/refresh_state.hpp"
+#include "tokenwell/agent/refresh/refresh_state.hpp"
 
 namespace tw::fleet {
 

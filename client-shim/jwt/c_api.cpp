@@ -12,7 +12,7 @@
 #include <new>
 #include <string>
 
-#include "jose.hpp"
+#include "tokenwell/jose/jose.hpp"
 #include "tokenwell/jwt.h"
 
 namespace {

@@ -33,8 +33,8 @@
 #include <utility>
 #include <vector>
 
-#include "segment/test_util.hpp"
-#include "tokenwell/agent/segment_writer.hpp"
+#include "support/test_util.hpp"
+#include "tokenwell/agent/segment/segment_writer.hpp"
 
 extern char** environ;
 

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "tokenwell/agent/jwt.hpp"
+#include "tokenwell/agent/sources/entra/token_response.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
@@ -14,11 +14,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!p->claims.is_object() || !p->header.is_object()) std::abort();
     (void)p->string_claim("oid");
   }
-  if (auto decoded = tw::base64url_decode(input)) {
-    // Decoding then encoding gives back the input up to its unused low bits.
-    if (tw::base64url_encode(*decoded).size() != input.size()) std::abort();
+  if (auto decoded = tw::jose::base64url_decode(input)) {
+    // Canonical base64url: decoding then encoding gives back the input.
+    if (tw::jose::base64url_encode(*decoded) != input) std::abort();
   }
-  if (tw::base64url_decode(tw::base64url_encode(input)) != std::optional<std::string>(std::string(input)))
+  if (tw::jose::base64url_decode(tw::jose::base64url_encode(input)) != std::optional<std::string>(std::string(input)))
     std::abort();
   return 0;
 }

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "jose.hpp"
+#include "tokenwell/jose/jose.hpp"
 #include "tokenwell/jwt.h"
 
 namespace {

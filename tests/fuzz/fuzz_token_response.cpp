@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "tokenwell/agent/token_response.hpp"
+#include "tokenwell/agent/sources/entra/token_response.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);

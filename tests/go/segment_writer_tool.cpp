@@ -22,7 +22,7 @@
 #include <sstream>
 #include <string>
 
-#include "tokenwell/agent/segment_writer.hpp"
+#include "tokenwell/agent/segment/segment_writer.hpp"
 
 namespace {
 

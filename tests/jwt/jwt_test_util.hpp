@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "jose.hpp"
+#include "tokenwell/jose/jose.hpp"
 
 namespace tw::test {
 

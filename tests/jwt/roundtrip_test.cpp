@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "jwt_test_util.hpp"
-#include "segment/test_util.hpp"
-#include "tokenwell/agent/segment_writer.hpp"
+#include "support/test_util.hpp"
+#include "tokenwell/agent/segment/segment_writer.hpp"
 #include "tokenwell/jwt.h"
 
 namespace tw::test {

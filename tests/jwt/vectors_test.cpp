@@ -2,7 +2,7 @@
 // and RFC 8037 (A.4) verify, at the time the examples were written.
 #include <gtest/gtest.h>
 
-#include "jose.hpp"
+#include "tokenwell/jose/jose.hpp"
 #include "tokenwell/jwt.h"
 
 namespace tw::jose {

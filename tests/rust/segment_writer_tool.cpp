@@ -21,8 +21,8 @@
 #include <sstream>
 #include <string>
 
-#include "tokenwell/agent/clock.hpp"
-#include "tokenwell/agent/segment_writer.hpp"
+#include "tokenwell/agent/common/clock.hpp"
+#include "tokenwell/agent/segment/segment_writer.hpp"
 
 namespace tw {
 namespace {

@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "segment_format.h"
-#include "tokenwell/agent/clock.hpp"
-#include "tokenwell/agent/segment_writer.hpp"
+#include "tokenwell/agent/common/clock.hpp"
+#include "tokenwell/agent/segment/segment_writer.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "segment/test_util.hpp"
+#include "support/test_util.hpp"
 #include "tokenwell/tokenwell.h"
 
 namespace tw {

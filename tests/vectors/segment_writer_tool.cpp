@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "tokenwell/agent/clock.hpp"
-#include "tokenwell/agent/segment_writer.hpp"
+#include "tokenwell/agent/common/clock.hpp"
+#include "tokenwell/agent/segment/segment_writer.hpp"
 
 namespace tw {
 namespace {

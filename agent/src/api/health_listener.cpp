@@ -97,7 +97,7 @@ struct HealthListener::Impl {
 Result<std::unique_ptr<HealthListener>> HealthListener::open(boost::asio::io_context& io,
                                                              const HealthListenerOptions& options,
                                                              const ApiBackend& backend,
-                                                             Metrics& metrics) {
+                                                             Metrics& metrics, TimeSource& time) {
   auto address = parse_listen_address(options.listen);
   if (!address) return address.error();
   using boost::asio::ip::tcp;
@@ -121,7 +121,7 @@ Result<std::unique_ptr<HealthListener>> HealthListener::open(boost::asio::io_con
   impl->io = &io;
   impl->port = acceptor.local_endpoint(ec).port();
   impl->server = std::make_shared<TcpServer>(std::move(acceptor), options.limits, impl->handler,
-                                             "health listener", options.log);
+                                             "health listener", time);
   impl->server->start();
   return std::unique_ptr<HealthListener>(new HealthListener(std::move(impl)));
 }

@@ -79,13 +79,17 @@ class HttpConnection final : public Connection,
   HttpConnection(Socket socket, std::shared_ptr<ServerCore> core,
                  std::optional<PeerCredentials> peer)
       : socket_(std::move(socket)),
-        timer_(socket_.get_executor()),
         core_(std::move(core)),
         limits_(core_->limits()),
         peer_(peer),
         buffer_(limits_.max_header_bytes + limits_.max_body_bytes + kPipelineSlack) {}
 
-  void start() { wait_for_request(); }
+  void start() {
+    timer_ = core_->time().create_timer([weak = this->weak_from_this()] {
+      if (auto self = weak.lock()) self->on_deadline();
+    });
+    wait_for_request();
+  }
 
   void wake() override {
     if (phase_ != Phase::waiting) return;
@@ -129,22 +133,16 @@ class HttpConnection final : public Connection,
   // connection, must go on. The exception's text is not logged: it may quote
   // data the handler was working on.
   Response internal_error() {
-    core_->log(ApiLogLevel::error, "a request handler threw; answered 500");
+    core_->log(log::Level::error, "a request handler threw; answered 500");
     Response r = json_error(http::status::internal_server_error, "internal error");
     r.keep_alive(false);
     return r;
   }
 
-  // --- deadlines: one timer, re-armed per phase; a stale expiry is ignored.
-  void arm(std::chrono::milliseconds after) {
-    timer_.expires_after(after);
-    timer_.async_wait([self = self(), token = ++timer_token_](const error_code& ec) {
-      if (!ec && token == self->timer_token_) self->on_deadline();
-    });
-  }
+  // --- deadlines: one timer, re-armed per phase.
+  void arm(std::chrono::milliseconds after) { timer_->arm(after); }
   void disarm() {
-    ++timer_token_;
-    timer_.cancel();
+    if (timer_) timer_->cancel();
   }
   void on_deadline() {
     if (phase_ == Phase::waiting) return settle_deferred();
@@ -297,8 +295,7 @@ class HttpConnection final : public Connection,
   static constexpr std::size_t kDiscardSize = 1024;
 
   Socket socket_;
-  asio::steady_timer timer_;
-  std::uint64_t timer_token_ = 0;
+  std::unique_ptr<Timer> timer_;  // holds the connection weakly
   std::shared_ptr<ServerCore> core_;
   const HttpLimits& limits_;
   const std::optional<PeerCredentials> peer_;
@@ -320,23 +317,19 @@ class HttpConnection final : public Connection,
 // --- ServerCore
 
 ServerCore::ServerCore(asio::any_io_executor executor, HttpLimits limits, RequestHandler& handler,
-                       std::string_view name, ApiLog log)
+                       std::string_view name, TimeSource& time)
     : executor_(executor),
       limits_(limits),
       handler_(&handler),
       name_(name),
-      log_(log ? std::move(log) : ApiLog(log_api_to_stderr)),
-      grace_(executor) {}
+      time_(time),
+      grace_(time.create_timer([this] {
+        for (const auto& c : live_connections()) c->close();
+      })) {}
 
-void ServerCore::log(ApiLogLevel level, std::string_view message,
-                     std::vector<ApiLogField> fields) const {
-  log_line(log_, name_, level, message, std::move(fields));
-}
-
-void log_line(const ApiLog& log, std::string_view listener, ApiLogLevel level,
-              std::string_view message, std::vector<ApiLogField> fields) {
-  fields.insert(fields.begin(), {"listener", listener});
-  log(level, message, fields);
+void ServerCore::log(log::Level level, std::string_view message, std::vector<log::Field> fields) const {
+  fields.insert(fields.begin(), log::Field("listener", std::string_view(name_)));
+  log::write(level, message, fields);
 }
 
 std::vector<std::shared_ptr<Connection>> ServerCore::live_connections() const {
@@ -358,11 +351,7 @@ void ServerCore::stop(std::function<void()> on_stopped) {
   if (!stopping_) {
     stopping_ = true;
     close_acceptor();
-    grace_.expires_after(limits_.stop_grace);
-    grace_.async_wait([self = shared_from_this()](const error_code& ec) {
-      if (ec) return;
-      for (const auto& c : self->live_connections()) c->close();
-    });
+    grace_->arm(limits_.stop_grace);
     for (const auto& c : live_connections()) c->stopping();
   }
   finish_stop_if_done();
@@ -373,7 +362,7 @@ void ServerCore::detach() {
   on_stopped_.clear();  // their owner is going away
   stopping_ = true;
   close_acceptor();
-  grace_.cancel();
+  grace_->cancel();
   for (const auto& c : live_connections()) c->close();
 }
 
@@ -390,7 +379,7 @@ void ServerCore::remove(Connection* connection) {
 
 void ServerCore::finish_stop_if_done() {
   if (!stopping_ || !connections_.empty() || on_stopped_.empty()) return;
-  grace_.cancel();
+  grace_->cancel();
   for (auto& callback : on_stopped_) asio::post(executor_, std::move(callback));
   on_stopped_.clear();
 }
@@ -399,10 +388,13 @@ void ServerCore::finish_stop_if_done() {
 
 template <typename Protocol>
 HttpServer<Protocol>::HttpServer(typename Protocol::acceptor acceptor, HttpLimits limits,
-                                 RequestHandler& handler, std::string_view name, ApiLog log)
-    : ServerCore(acceptor.get_executor(), limits, handler, name, std::move(log)),
+                                 RequestHandler& handler, std::string_view name, TimeSource& time)
+    : ServerCore(acceptor.get_executor(), limits, handler, name, time),
       acceptor_(std::move(acceptor)),
-      retry_(acceptor_.get_executor()) {}
+      retry_(time.create_timer([this] {
+        if (!stopping()) accept();
+      })),
+      accept_failures_(time.clock(), std::chrono::seconds(10)) {}
 
 template <typename Protocol>
 void HttpServer<Protocol>::start() {
@@ -426,14 +418,10 @@ void HttpServer<Protocol>::on_accept(const error_code& ec, typename Protocol::so
     // loop, so pause; the connections being served free descriptors.
     if (std::uint64_t skipped = 0; accept_failures_.allow(skipped)) {
       const std::string error = ec.message();
-      log(ApiLogLevel::warn, "accept failed; retrying in 100 ms",
+      log(log::Level::warn, "accept failed; retrying in 100 ms",
           {{"error", std::string_view(error)}, {"suppressed", static_cast<std::int64_t>(skipped)}});
     }
-    retry_.expires_after(100ms);
-    auto self = std::static_pointer_cast<HttpServer>(shared_from_this());
-    retry_.async_wait([self](const error_code& wait_ec) {
-      if (!wait_ec && !self->stopping()) self->accept();
-    });
+    retry_->arm(100ms);
     return;
   }
   if (open_connections() >= limits().max_connections) {
@@ -454,7 +442,7 @@ template <typename Protocol>
 void HttpServer<Protocol>::close_acceptor() {
   error_code ignored;
   acceptor_.close(ignored);
-  retry_.cancel();
+  retry_->cancel();
 }
 
 template class HttpServer<asio::ip::tcp>;

@@ -28,13 +28,13 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
-#include "tokenwell/agent/api/api_log.hpp"
 #include "log_throttle.hpp"
 #include "tokenwell/agent/api/http_limits.hpp"
+#include "tokenwell/agent/common/log.hpp"
+#include "tokenwell/agent/common/timer.hpp"
 
 namespace tw::api {
 
@@ -77,10 +77,6 @@ class RequestHandler {
   virtual void connection_refused() {}
 };
 
-// One log line about `listener` (its name comes first among the fields).
-void log_line(const ApiLog& log, std::string_view listener, ApiLogLevel level,
-              std::string_view message, std::vector<ApiLogField> fields = {});
-
 // What the server needs from one of its connections.
 class Connection {
  public:
@@ -94,9 +90,10 @@ class Connection {
 // shared_ptr, so it outlives whichever of them completes last.
 class ServerCore : public std::enable_shared_from_this<ServerCore> {
  public:
-  // `name` says which listener a log line is about ("socket API").
+  // `name` says which listener a log line is about ("socket API"); `time`
+  // gives every deadline its timer.
   ServerCore(asio::any_io_executor executor, HttpLimits limits, RequestHandler& handler,
-             std::string_view name, ApiLog log);
+             std::string_view name, TimeSource& time);
   virtual ~ServerCore() = default;
   ServerCore(const ServerCore&) = delete;
   ServerCore& operator=(const ServerCore&) = delete;
@@ -106,8 +103,9 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   RequestHandler* handler() const { return handler_; }
   bool stopping() const { return stopping_; }
   std::size_t open_connections() const { return connections_.size(); }
-  // A log line naming this listener.
-  void log(ApiLogLevel level, std::string_view message, std::vector<ApiLogField> fields = {}) const;
+  TimeSource& time() const { return time_; }
+  // A log line naming this listener (its name comes first among the fields).
+  void log(log::Level level, std::string_view message, std::vector<log::Field> fields = {}) const;
 
   // Every deferred answer looks again (after a publish).
   void wake_all();
@@ -134,11 +132,11 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   HttpLimits limits_;
   RequestHandler* handler_;
   std::string name_;
-  ApiLog log_;
+  TimeSource& time_;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
   bool stopping_ = false;
   std::vector<std::function<void()>> on_stopped_;
-  asio::steady_timer grace_;
+  std::unique_ptr<Timer> grace_;
 };
 
 // A listening socket of `Protocol` (asio::ip::tcp or
@@ -147,7 +145,7 @@ template <typename Protocol>
 class HttpServer final : public ServerCore {
  public:
   HttpServer(typename Protocol::acceptor acceptor, HttpLimits limits, RequestHandler& handler,
-             std::string_view name, ApiLog log);
+             std::string_view name, TimeSource& time);
   void start();
 
  private:
@@ -156,8 +154,8 @@ class HttpServer final : public ServerCore {
   void close_acceptor() override;
 
   typename Protocol::acceptor acceptor_;
-  asio::steady_timer retry_;  // after accept() fails, e.g. out of file descriptors
-  LogThrottle accept_failures_{std::chrono::seconds(10)};
+  std::unique_ptr<Timer> retry_;  // after accept() fails, e.g. out of file descriptors
+  LogThrottle accept_failures_;
 };
 
 extern template class HttpServer<asio::ip::tcp>;

@@ -2,8 +2,9 @@
 // can trigger at will (denied callers, refused connections), so a hostile
 // process cannot flood the agent's log; the metric still counts every one.
 //
+//   LogThrottle throttle(time.clock(), std::chrono::seconds(1));
 //   if (std::uint64_t skipped; throttle.allow(skipped))
-//     log(ApiLogLevel::warn, "...", {{"suppressed", std::int64_t(skipped)}});
+//     log::warn("...", {{"suppressed", std::int64_t(skipped)}});
 //
 // Not thread-safe: one per listener, on the loop's thread.
 #pragma once
@@ -11,16 +12,18 @@
 #include <chrono>
 #include <cstdint>
 
+#include "tokenwell/agent/common/clock.hpp"
+
 namespace tw::api {
 
 class LogThrottle {
  public:
-  explicit LogThrottle(std::chrono::steady_clock::duration interval) : interval_(interval) {}
+  LogThrottle(const Clock& clock, std::chrono::nanoseconds interval) : clock_(clock), interval_(interval) {}
 
   // True when a line may be logged now; `skipped` is then the number of
   // calls that returned false since the previous true.
   bool allow(std::uint64_t& skipped) {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.monotonic_now();
     if (logged_once_ && now - last_ < interval_) {
       ++skipped_;
       return false;
@@ -33,8 +36,9 @@ class LogThrottle {
   }
 
  private:
-  std::chrono::steady_clock::duration interval_;
-  std::chrono::steady_clock::time_point last_{};
+  const Clock& clock_;
+  std::chrono::nanoseconds interval_;
+  Clock::monotonic_time last_{};
   bool logged_once_ = false;
   std::uint64_t skipped_ = 0;
 };

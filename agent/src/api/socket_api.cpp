@@ -55,12 +55,13 @@ bool socket_in_use(const std::string& path) {
 class SocketHandler final : public api::RequestHandler {
  public:
   SocketHandler(ApiBackend& backend, Metrics& metrics, SocketAllowList allow,
-                api::LongPollLimits long_poll, ApiLog log, std::size_t max_connections)
+                api::LongPollLimits long_poll, const Clock& clock, std::size_t max_connections)
       : metrics_(metrics),
         allow_(std::move(allow)),
         routes_(backend, long_poll),
-        log_(log ? std::move(log) : ApiLog(log_api_to_stderr)),
-        max_connections_(max_connections) {}
+        max_connections_(max_connections),
+        denied_log_(clock, 1s),
+        refused_log_(clock, 10s) {}
 
   Outcome handle(const Request& request, const std::optional<PeerCredentials>& peer) override {
     const api::RouteMatch match = api::match_socket_route(
@@ -97,7 +98,7 @@ class SocketHandler final : public api::RequestHandler {
   void connection_refused() override {
     metrics_.socket_connection_refused();
     if (std::uint64_t skipped = 0; refused_log_.allow(skipped))
-      log(ApiLogLevel::warn, "max_connections reached; new connections are closed at once",
+      log(log::Level::warn, "max_connections reached; new connections are closed at once",
           {{"max_connections", static_cast<std::int64_t>(max_connections_)},
            {"suppressed", static_cast<std::int64_t>(skipped)}});
   }
@@ -110,13 +111,13 @@ class SocketHandler final : public api::RequestHandler {
     if (std::uint64_t skipped = 0; denied_log_.allow(skipped)) {
       const auto suppressed = static_cast<std::int64_t>(skipped);
       if (peer)
-        log(ApiLogLevel::warn, "caller denied: uid and gid not in allow",
+        log(log::Level::warn, "caller denied: uid and gid not in allow",
             {{"uid", static_cast<std::int64_t>(peer->uid)},
              {"gid", static_cast<std::int64_t>(peer->gid)},
              {"pid", static_cast<std::int64_t>(peer->pid)},
              {"suppressed", suppressed}});
       else
-        log(ApiLogLevel::warn, "caller denied: the kernel gave no peer credentials",
+        log(log::Level::warn, "caller denied: the kernel gave no peer credentials",
             {{"suppressed", suppressed}});
     }
     Response r = api::json_error(boost::beast::http::status::forbidden, "forbidden");
@@ -124,17 +125,17 @@ class SocketHandler final : public api::RequestHandler {
     return r;
   }
 
-  void log(ApiLogLevel level, std::string_view message, std::vector<ApiLogField> fields) const {
-    api::log_line(log_, kListener, level, message, std::move(fields));
+  void log(log::Level level, std::string_view message, std::vector<log::Field> fields) const {
+    fields.insert(fields.begin(), log::Field("listener", kListener));
+    log::write(level, message, fields);
   }
 
   Metrics& metrics_;
   const SocketAllowList allow_;
   api::SocketRoutes routes_;
-  const ApiLog log_;
   const std::size_t max_connections_;
-  api::LogThrottle denied_log_{1s};
-  api::LogThrottle refused_log_{10s};
+  api::LogThrottle denied_log_;
+  api::LogThrottle refused_log_;
 };
 
 }  // namespace
@@ -148,11 +149,11 @@ bool SocketAllowList::permits(uid_t uid, gid_t gid) const {
 
 struct SocketApi::Impl {
   Impl(boost::asio::io_context& io_context, const SocketApiOptions& options, ApiBackend& backend,
-       Metrics& metrics)
+       Metrics& metrics, const Clock& clock)
       : io(io_context),
         path(options.path),
         handler(backend, metrics, options.allow, {options.default_wait, options.max_wait},
-                options.log, options.limits.max_connections) {}
+                clock, options.limits.max_connections) {}
 
   // Removes the socket file if it is still the one this agent bound: a
   // newer agent may already have replaced it.
@@ -174,7 +175,7 @@ struct SocketApi::Impl {
 
 Result<std::unique_ptr<SocketApi>> SocketApi::open(boost::asio::io_context& io,
                                                    SocketApiOptions options, ApiBackend& backend,
-                                                   Metrics& metrics) {
+                                                   Metrics& metrics, TimeSource& time) {
   const std::string path = options.path.string();
   const auto fail = [&](const std::string& what) {
     return make_error("socket API: " + path + ": " + what);
@@ -209,11 +210,11 @@ Result<std::unique_ptr<SocketApi>> SocketApi::open(boost::asio::io_context& io,
     return fail("listen: " + ec.message());
   }
 
-  auto impl = std::make_unique<Impl>(io, options, backend, metrics);
+  auto impl = std::make_unique<Impl>(io, options, backend, metrics, time.clock());
   impl->dev = st.st_dev;
   impl->ino = st.st_ino;
   impl->server = std::make_shared<UnixServer>(std::move(acceptor), options.limits, impl->handler,
-                                              kListener, options.log);
+                                              kListener, time);
   impl->server->start();
   metrics.socket_connections(0);
   return std::unique_ptr<SocketApi>(new SocketApi(std::move(impl)));

@@ -10,7 +10,7 @@
 #include <boost/beast/http/field.hpp>
 
 #include "responses.hpp"
-#include "tokenwell/agent/segment_writer.hpp"
+#include "tokenwell/agent/common/entry_name.hpp"
 
 namespace tw::api {
 namespace {

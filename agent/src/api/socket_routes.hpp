@@ -17,7 +17,7 @@
 
 #include "http_server.hpp"
 #include "tokenwell/agent/api/backend.hpp"
-#include "tokenwell/agent/result.hpp"
+#include "tokenwell/agent/common/result.hpp"
 
 namespace tw::api {
 

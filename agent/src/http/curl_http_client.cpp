@@ -14,10 +14,10 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 
-#include "tokenwell/agent/http_client.hpp"
+#include "tokenwell/agent/common/file_reader.hpp"
+#include "tokenwell/agent/http/http_client.hpp"
 
 namespace tw {
 namespace {
@@ -35,16 +35,11 @@ const char* env_or_null(const char* name) {
   return v && *v ? v : nullptr;
 }
 
-Result<std::string> read_small_file(const std::filesystem::path& path, std::size_t cap) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error("cannot read " + path.string() + ": " + std::strerror(errno));
-  std::string data;
-  char buf[64 * 1024];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    data.append(buf, static_cast<std::size_t>(in.gcount()));
-    if (data.size() > cap) return make_error(path.string() + ": larger than " + std::to_string(cap) + " bytes");
-  }
-  return data;
+// A CA bundle: public certificates, read as text.
+Result<std::string> read_ca_bundle(const std::filesystem::path& path) {
+  auto pem = read_file(path, {.max_bytes = kMaxCaBundleBytes});
+  if (!pem) return pem.error();
+  return std::string(pem->reveal());
 }
 
 std::string lower(std::string_view s) {
@@ -127,7 +122,7 @@ struct CurlHttpClient::State {
   std::string default_ca_file;  // libcurl's compiled-in bundle
 };
 
-CurlHttpClient::CurlHttpClient(CurlHttpClientOptions options)
+CurlHttpClient::CurlHttpClient(HttpClientOptions options)
     : options_(std::move(options)), state_(std::make_unique<State>()) {
   init_curl_once();
   state_->easy = curl_easy_init();
@@ -154,11 +149,11 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
   const char* system_ca = env_or_null("SSL_CERT_FILE");
   if (const char* dir = env_or_null("SSL_CERT_DIR")) curl_easy_setopt(easy, CURLOPT_CAPATH, dir);
   if (!options_.ca_file.empty()) {
-    auto extra = read_small_file(options_.ca_file, kMaxCaBundleBytes);
+    auto extra = read_ca_bundle(options_.ca_file);
     if (!extra) return fail("ca_file: " + extra.error().message);
     const std::string base = system_ca ? system_ca : state_->default_ca_file;
     if (!base.empty()) {
-      if (auto sys = read_small_file(base, kMaxCaBundleBytes)) ca_blob = std::move(*sys);
+      if (auto sys = read_ca_bundle(base)) ca_blob = std::move(*sys);
     }
     ca_blob += "\n";
     ca_blob += *extra;

@@ -1,0 +1,53 @@
+// publisher.hpp -- the one path from a runner's new value to the segment
+// (internal to the app library): credentials and keysets are announced,
+// published, logged and announced to the socket API here, for `run` and
+// `--once` alike.
+//
+//   Publisher publisher(writer, clock, [&] { socket_api->notify_published(); });
+//   publisher.announce("redis", EntryKind::credential);   // "pending" until a value
+//   publisher.publish_credential("redis", fetched);
+//
+// Lives on the loop's thread (the writer's owner).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "tokenwell/agent/common/clock.hpp"
+#include "tokenwell/agent/keysets/keyset_runner.hpp"
+#include "tokenwell/agent/refresh/entry_runner.hpp"
+#include "tokenwell/agent/refresh/source.hpp"
+#include "tokenwell/agent/segment/segment_writer.hpp"
+
+namespace tw {
+
+class Publisher {
+ public:
+  Publisher(SegmentWriter& writer, const Clock& clock) : writer_(writer), clock_(clock) {}
+
+  // Called after every publish (the socket API wakes its long-polls).
+  void on_published(std::function<void()> callback) { on_published_ = std::move(callback); }
+
+  // A new entry is published as "pending" so readers get "no valid value"
+  // (not "unknown name") and can wait for it; an entry adopted from a
+  // previous run keeps its value until a fresh one replaces it.
+  void announce(const std::string& name, EntryKind kind);
+  bool publish_credential(const std::string& name, const FetchedCredential& value);
+  bool publish_keyset(const std::string& name, const KeysetValue& value);
+  // The entry's slot is freed (a reload removed it).
+  void remove(const std::string& name, EntryKind kind);
+  // The value a keyset had in the segment (a previous run's), for adoption.
+  std::optional<KeysetValue> previous_keyset(const std::string& name) const;
+  // Wakes the socket API's long-polls without a publish (after a reload).
+  void notify() const {
+    if (on_published_) on_published_();
+  }
+
+ private:
+  SegmentWriter& writer_;
+  const Clock& clock_;
+  std::function<void()> on_published_;
+};
+
+}  // namespace tw

@@ -1,0 +1,72 @@
+// credential_runner.cpp -- see credential_runner.hpp.
+#include "tokenwell/agent/refresh/credential_runner.hpp"
+
+#include "tokenwell/agent/common/log.hpp"
+
+namespace tw {
+namespace {
+
+bool same_value(const FetchedCredential& a, const FetchedCredential& b) {
+  return a.token == b.token && a.username == b.username && a.expires_at == b.expires_at;
+}
+
+}  // namespace
+
+CredentialRunner::CredentialRunner(CredentialConfig config, std::shared_ptr<CredentialSource> source,
+                                   Context context, OnFresh on_fresh)
+    : config_(std::move(config)),
+      context_(context),
+      state_(config_.refresh, context_.random),
+      on_fresh_(std::move(on_fresh)),
+      cycle_(context_.time, context_.executor, [source = std::move(source)] { return source->fetch(); },
+             [this](FetchResult<FetchedCredential> r, std::chrono::nanoseconds took) {
+               on_result(std::move(r), took);
+             }) {
+  cycle_.on_begin([this] {
+    log::debug("fetching", {{"credential", config_.name}, {"source", config_.source}});
+  });
+}
+
+void CredentialRunner::start() { cycle_.schedule(state_.start(context_.time.clock().now())); }
+
+std::optional<std::filesystem::path> CredentialRunner::watched_directory() const {
+  if (!is_file()) return std::nullopt;
+  return std::get<FileSourceConfig>(config_.settings).path.parent_path();
+}
+
+void CredentialRunner::on_result(FetchResult<FetchedCredential> result, std::chrono::nanoseconds took) {
+  const Metrics::Seconds seconds = took;
+  if (!is_file()) {
+    const auto* err = std::get_if<FetchError>(&result);
+    context_.metrics.idp_request(config_.name, err ? err->http_status : 200, seconds);
+  }
+  const Clock& clock = context_.time.clock();
+  std::optional<FetchedCredential> previous = state_.current();
+  auto step = state_.on_result(std::move(result), clock.now());
+  if (step.publish) {
+    if (!previous || !same_value(*previous, *state_.current())) {
+      context_.metrics.credential_refreshed(config_.name, state_.current()->expires_at, seconds);
+      on_fresh_(config_, *state_.current());
+    }
+    // A file source refreshes on inotify events, not on a timer.
+    if (is_file()) step.next_attempt = TimePoint::max();
+  } else {
+    context_.metrics.credential_refresh_failed(config_.name, state_.consecutive_failures(), seconds);
+    if (const auto& ra = state_.last_error()->retry_after; ra && *ra > config_.refresh.retry_after_max)
+      log::warn("Retry-After is longer than refresh.retry_after_max; waiting retry_after_max",
+                {{"credential", config_.name},
+                 {"retry_after_s", static_cast<std::int64_t>(ra->count())},
+                 {"retry_after_max_s", std::chrono::duration<double>(config_.refresh.retry_after_max).count()}});
+    log::warn("refresh failed; keeping the last good value, retrying",
+              {{"credential", config_.name},
+               {"error", state_.last_error()->message},
+               {"http_status", state_.last_error()->http_status},
+               {"consecutive_failures", state_.consecutive_failures()},
+               {"retry_in_s", std::chrono::duration<double>(step.delay).count()},
+               {"has_valid_value", state_.has_valid(clock.now())}});
+  }
+  cycle_.schedule(step.next_attempt);
+  report(step.publish);
+}
+
+}  // namespace tw

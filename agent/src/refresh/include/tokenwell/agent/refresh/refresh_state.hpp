@@ -1,0 +1,67 @@
+// refresh_state.hpp -- the refresh engine's decisions for one credential,
+// apart from any event loop: given fetch results and the time, when to fetch
+// next and what to publish. The loop that runs it (timers, worker threads)
+// stays dumb, and every rule is unit-tested on simulated time.
+//
+//   RefreshState state(settings, random);
+//   auto next = state.start(clock.now());            // first fetch: now
+//   ... at `next`, run source.fetch() off the loop, then on the loop:
+//   auto step = state.on_result(std::move(result), clock.now());
+//   if (step.publish) writer.publish(name, ...state.current()...);
+//   schedule(step.next_attempt);
+//
+// Retries never stop; a failure never drops the last good credential (it is
+// served until it expires). Once no valid value is left the backoff is capped
+// by retry_max_expired instead of retry_max, and the first refresh after a
+// start or after failures is spread (spread_refresh_time), so a fleet that
+// fetched together does not refresh together. Thread-compatible: owned by
+// the loop thread.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "tokenwell/agent/common/random_source.hpp"
+#include "tokenwell/agent/refresh/refresh_policy.hpp"
+#include "tokenwell/agent/refresh/source.hpp"
+
+namespace tw {
+
+class RefreshState {
+ public:
+  struct Step {
+    bool publish = false;        // current() holds a new credential to publish
+    TimePoint next_attempt;      // when to fetch again
+    std::chrono::milliseconds delay{0};  // next_attempt - now, for logs
+  };
+
+  RefreshState(RefreshSettings settings, RandomSource& random);
+
+  // The first fetch happens at once.
+  TimePoint start(TimePoint now);
+
+  // Feeds one fetch result. A credential that is already expired or whose
+  // lifetime is not positive is treated as a failure (never published).
+  Step on_result(FetchResult<FetchedCredential> result, TimePoint now);
+
+  // The last good credential, if any (it may have expired since).
+  const std::optional<FetchedCredential>& current() const { return current_; }
+  bool has_valid(TimePoint now) const;
+  // A valid value with more than min_remaining left (min_remaining counts only
+  // when shorter than the lifetime, as in next_refresh_time).
+  bool has_value_left(TimePoint now) const;
+  unsigned consecutive_failures() const { return failures_; }
+  const std::optional<FetchError>& last_error() const { return last_error_; }
+
+ private:
+  Step fail(FetchError error, TimePoint now);
+
+  RefreshSettings settings_;
+  RandomSource& random_;
+  std::optional<FetchedCredential> current_;
+  std::optional<FetchError> last_error_;
+  unsigned failures_ = 0;
+};
+
+}  // namespace tw

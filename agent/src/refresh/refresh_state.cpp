@@ -1,0 +1,77 @@
+// refresh_state.cpp -- see refresh_state.hpp.
+#include "tokenwell/agent/refresh/refresh_state.hpp"
+
+#include <cstdint>
+
+namespace tw {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+namespace {
+TimePoint from_unix(std::int64_t s) { return TimePoint(seconds(s)); }
+}  // namespace
+
+RefreshState::RefreshState(RefreshSettings settings, RandomSource& random)
+    : settings_(settings), random_(random) {}
+
+TimePoint RefreshState::start(TimePoint now) { return now; }
+
+bool RefreshState::has_valid(TimePoint now) const {
+  return current_ && (current_->expires_at == 0 || from_unix(current_->expires_at) > now);
+}
+
+bool RefreshState::has_value_left(TimePoint now) const {
+  if (!current_) return false;
+  if (current_->expires_at == 0) return true;
+  const TimePoint expires = from_unix(current_->expires_at);
+  const auto lifetime = expires - from_unix(current_->issued_at);
+  const auto reserve = settings_.min_remaining < lifetime ? settings_.min_remaining : milliseconds(0);
+  return expires - now > reserve;
+}
+
+RefreshState::Step RefreshState::on_result(FetchResult<FetchedCredential> result, TimePoint now) {
+  if (auto* error = std::get_if<FetchError>(&result)) return fail(std::move(*error), now);
+  FetchedCredential& fresh = std::get<FetchedCredential>(result);
+  if (fresh.expires_at != 0 && from_unix(fresh.expires_at) <= now)
+    return fail(FetchError{"the IdP returned a token that is already expired", std::nullopt, 0}, now);
+  if (fresh.expires_at != 0 && fresh.expires_at <= fresh.issued_at)
+    return fail(FetchError{"the IdP returned a token with no lifetime", std::nullopt, 0}, now);
+
+  // After a start or after failures, many pods may be fetching right now.
+  const bool spread = !current_ || failures_ > 0;
+  failures_ = 0;
+  last_error_.reset();
+  Step step;
+  step.publish = true;
+  if (fresh.expires_at == 0) {
+    // A credential that does not expire is not refreshed on a timer.
+    step.next_attempt = TimePoint::max();
+  } else {
+    const auto issued = from_unix(fresh.issued_at);
+    const std::optional<seconds> refresh_in =
+        fresh.refresh_in ? std::optional<seconds>(seconds(*fresh.refresh_in)) : std::nullopt;
+    TimePoint at = next_refresh_time(settings_, issued, from_unix(fresh.expires_at), refresh_in,
+                                     uniform(random_, -1.0, 1.0));
+    if (spread) at = spread_refresh_time(issued, at, uniform(random_, 0.0, 1.0));
+    step.next_attempt = std::max(now, at);
+  }
+  current_ = std::move(fresh);
+  step.delay = step.next_attempt == TimePoint::max()
+                   ? milliseconds::max()
+                   : duration_cast<milliseconds>(step.next_attempt - now);
+  return step;
+}
+
+RefreshState::Step RefreshState::fail(FetchError error, TimePoint now) {
+  ++failures_;
+  Step step;
+  step.delay = retry_delay(settings_, failures_, error.retry_after, uniform(random_, 0.0, 1.0),
+                           has_value_left(now));
+  step.next_attempt = now + step.delay;
+  last_error_ = std::move(error);
+  return step;
+}
+
+}  // namespace tw

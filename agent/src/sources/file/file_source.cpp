@@ -1,0 +1,20 @@
+// file_source.cpp -- see file_source.hpp.
+#include "tokenwell/agent/sources/file/file_source.hpp"
+
+#include "tokenwell/agent/common/file_reader.hpp"
+
+namespace tw {
+
+FetchResult<FetchedCredential> FileSource::fetch() {
+  // One trailing newline is the file's, not the secret's (`echo pw > file`).
+  auto content = read_file(config_.path, {.max_bytes = 64 * 1024, .trim = Trim::one_newline, .empty_is_error = true});
+  if (!content) return FetchError{content.error().message, std::nullopt, 0};
+  FetchedCredential c;
+  c.token = std::move(*content);
+  c.username = config_.username;
+  c.issued_at = 0;
+  c.expires_at = 0;
+  return c;
+}
+
+}  // namespace tw

@@ -1,0 +1,995 @@
+// jose.cpp -- JWS/JWT over OpenSSL 3 EVP; see jose.hpp.
+#include "tokenwell/jose/jose.hpp"
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/hmac.h>
+#include <openssl/err.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include <array>
+#include <cctype>
+#include <cmath>
+#include <ctime>
+#include <limits>
+#include <list>
+#include <set>
+
+namespace tw::jose {
+
+void reject(int code, std::string detail) { throw Rejection{code, std::move(detail)}; }
+
+namespace {
+
+using json = nlohmann::json;
+
+struct BnDeleter {
+  void operator()(BIGNUM* b) const { BN_clear_free(b); }
+};
+using BnPtr = std::unique_ptr<BIGNUM, BnDeleter>;
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
+struct PkeyCtxDeleter {
+  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
+using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>;
+struct ParamBldDeleter {
+  void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
+};
+struct ParamDeleter {
+  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
+};
+struct EcdsaSigDeleter {
+  void operator()(ECDSA_SIG* s) const { ECDSA_SIG_free(s); }
+};
+using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, EcdsaSigDeleter>;
+
+// Wipes key material held in std::string before the memory is released.
+struct WipedString {
+  std::string bytes;
+  ~WipedString() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+};
+
+template <typename T>
+T* check_alloc(T* p) {
+  if (p == nullptr) reject(TOKENWELL_JWT_EINTERNAL);
+  return p;
+}
+
+constexpr std::size_t kEs256Half = 32;
+constexpr int kMinRsaBits = 2048;
+// Verifying with a larger modulus costs too much for what it buys.
+constexpr int kMaxRsaBits = 16384;
+constexpr std::size_t kMinHmacBytes = 32;
+constexpr std::size_t kKidMax = 256;
+
+// The order n of P-256 (FIPS 186-4 D.1.2.3): ECDSA r and s lie in [1, n-1].
+constexpr std::string_view kP256Order =
+    "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
+
+
+enum class Digest { sign, verify };
+
+// A digest context set up for `alg` with `pkey` (EdDSA hashes internally;
+// PS256 is RSASSA-PSS with SHA-256, MGF1-SHA-256 and a digest-length salt).
+MdCtxPtr digest_context(Alg alg, EVP_PKEY* pkey, Digest purpose) {
+  MdCtxPtr ctx(check_alloc(EVP_MD_CTX_new()));
+  EVP_PKEY_CTX* pctx = nullptr;
+  const EVP_MD* md = alg == Alg::EdDSA ? nullptr : EVP_sha256();
+  const int ok = purpose == Digest::sign ? EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, pkey)
+                                         : EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, pkey);
+  if (ok != 1) reject(TOKENWELL_JWT_EINTERNAL);
+  if (alg == Alg::PS256 &&
+      (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+       EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1))
+    reject(TOKENWELL_JWT_EINTERNAL);
+  return ctx;
+}
+
+}  // namespace
+
+// ---- base64url --------------------------------------------------------------
+
+std::string base64url_encode(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const std::uint32_t v = (std::uint8_t(bytes[i]) << 16) | (std::uint8_t(bytes[i + 1]) << 8) |
+                            std::uint8_t(bytes[i + 2]);
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  const std::size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    std::uint32_t v = std::uint8_t(bytes[i]) << 16;
+    if (rest == 2) v |= std::uint8_t(bytes[i + 1]) << 8;
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    if (rest == 2) out += kAlphabet[(v >> 6) & 63];
+  }
+  return out;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out = base64url_encode(bytes);
+  for (char& c : out) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  out.append((4 - out.size() % 4) % 4, '=');
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  // A length of 1 mod 4 carries 6 bits: never a whole byte.
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (const char c : text) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '-') v = 62;
+    else if (c == '_') v = 63;
+    else return std::nullopt;  // '=', '+', '/', whitespace, anything else
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  // Canonical: the bits left over must be zero, or two texts decode alike.
+  if ((acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
+}
+
+namespace {
+
+std::string decode_member(const json& object, const char* name, int code) {
+  const auto it = object.find(name);
+  if (it == object.end() || !it->is_string()) reject(code, std::string(name) + ": required, base64url");
+  auto bytes = base64url_decode(it->get_ref<const std::string&>());
+  if (!bytes) reject(code, std::string(name) + ": not canonical base64url");
+  return std::move(*bytes);
+}
+
+std::optional<std::string> string_member(const json& object, const char* name, int code) {
+  const auto it = object.find(name);
+  if (it == object.end()) return std::nullopt;
+  if (!it->is_string()) reject(code, std::string(name) + ": expected a string");
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+// ---- strict JSON ------------------------------------------------------------
+
+namespace {
+struct TooDeep {};
+}  // namespace
+
+json parse_object(std::string_view text, std::size_t max_bytes) {
+  if (text.size() > max_bytes) reject(TOKENWELL_JWT_ETOOLARGE);
+  // nlohmann keeps the last of duplicate members silently; a verifier and
+  // another parser must never disagree on what a token says (RFC 8725 3.x).
+  std::vector<std::set<std::string>> seen;
+  bool duplicate = false;
+  const auto callback = [&](int depth, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        if (depth >= TOKENWELL_JWT_DEPTH_MAX) throw TooDeep{};
+        if (event == json::parse_event_t::object_start) seen.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        if (!seen.empty()) seen.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!seen.empty() && !seen.back().insert(parsed.get<std::string>()).second)
+          duplicate = true;
+        break;
+      default:
+        break;
+    }
+    return true;
+  };
+  json value;
+  try {
+    value = json::parse(text.begin(), text.end(), callback);
+  } catch (const TooDeep&) {
+    reject(TOKENWELL_JWT_ETOOLARGE);
+  } catch (const json::exception&) {
+    reject(TOKENWELL_JWT_EJSON);
+  }
+  if (duplicate) reject(TOKENWELL_JWT_EDUPLICATE);
+  if (!value.is_object()) reject(TOKENWELL_JWT_EJSON);
+  return value;
+}
+
+// ---- algorithms -------------------------------------------------------------
+
+Alg alg_from_name(std::string_view name) {
+  if (name == "HS256") return Alg::HS256;
+  if (name == "RS256") return Alg::RS256;
+  if (name == "PS256") return Alg::PS256;
+  if (name == "ES256") return Alg::ES256;
+  if (name == "EdDSA" || name == "Ed25519") return Alg::EdDSA;
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "none") reject(TOKENWELL_JWT_EALG_NONE, "alg: 'none' is never accepted");
+  reject(TOKENWELL_JWT_EALG_UNKNOWN,
+         "alg: '" + std::string(name.substr(0, 16)) + "' is not supported (ES256, RS256, PS256, EdDSA, HS256)");
+}
+
+std::string_view alg_name(Alg alg) {
+  switch (alg) {
+    case Alg::HS256: return "HS256";
+    case Alg::RS256: return "RS256";
+    case Alg::PS256: return "PS256";
+    case Alg::ES256: return "ES256";
+    case Alg::EdDSA: return "EdDSA";
+  }
+  return "?";
+}
+
+// ---- keys -------------------------------------------------------------------
+
+namespace {
+
+// Builds an EVP_PKEY of `type` ("RSA", "EC") from OSSL parameters.
+class ParamBuilder {
+ public:
+  ParamBuilder() : bld_(check_alloc(OSSL_PARAM_BLD_new())) {}
+  void bn(const char* name, std::string_view big_endian) {
+    BnPtr b(check_alloc(BN_bin2bn(reinterpret_cast<const unsigned char*>(big_endian.data()),
+                                  static_cast<int>(big_endian.size()), nullptr)));
+    if (!OSSL_PARAM_BLD_push_BN(bld_.get(), name, b.get())) reject(TOKENWELL_JWT_EINTERNAL);
+    bns_.push_back(std::move(b));  // must outlive to_param()
+  }
+  void utf8(const char* name, const char* value) {
+    if (!OSSL_PARAM_BLD_push_utf8_string(bld_.get(), name, value, 0))
+      reject(TOKENWELL_JWT_EINTERNAL);
+  }
+  void octets(const char* name, std::string value) {
+    // The builder keeps a pointer, not a copy, until to_param().
+    const std::string& kept = octets_.emplace_back(std::move(value));
+    if (!OSSL_PARAM_BLD_push_octet_string(bld_.get(), name, kept.data(), kept.size()))
+      reject(TOKENWELL_JWT_EINTERNAL);
+  }
+  PkeyPtr build(const char* type, bool is_private) {
+    std::unique_ptr<OSSL_PARAM, ParamDeleter> params(check_alloc(OSSL_PARAM_BLD_to_param(bld_.get())));
+    PkeyCtxPtr ctx(check_alloc(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr)));
+    EVP_PKEY* raw = nullptr;
+    if (EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
+        EVP_PKEY_fromdata(ctx.get(), &raw,
+                          is_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params.get()) <= 0)
+      reject(TOKENWELL_JWT_EKEY);
+    // Decoding an EC point checks it is on the curve (P-256 has cofactor 1,
+    // so that suffices). EVP_PKEY_public_check is not called: for RSA it runs
+    // a primality test of n, milliseconds per key on every verify.
+    return PkeyPtr(raw);
+  }
+
+ private:
+  std::unique_ptr<OSSL_PARAM_BLD, ParamBldDeleter> bld_;
+  std::vector<BnPtr> bns_;
+  std::list<std::string> octets_;
+};
+
+bool has(const json& object, const char* name) { return object.contains(name); }
+
+}  // namespace
+
+Key Key::from_json(const json& jwk, bool need_private) {
+  if (!jwk.is_object()) reject(TOKENWELL_JWT_EKEY, std::string("expected a JWK object, got ") + jwk.type_name());
+  const auto kty = string_member(jwk, "kty", TOKENWELL_JWT_EKEY);
+  if (!kty) reject(TOKENWELL_JWT_EKEY, "kty: required");
+  Key key;
+  key.kid_ = string_member(jwk, "kid", TOKENWELL_JWT_EKEY);
+  if (key.kid_ && key.kid_->size() > kKidMax) reject(TOKENWELL_JWT_EKEY, "kid: longer than 256 characters");
+  if (const auto use = string_member(jwk, "use", TOKENWELL_JWT_EKEY); use && *use != "sig")
+    reject(TOKENWELL_JWT_EKEY, "use: '" + use->substr(0, 16) + "' is not a signing key (\"sig\")");
+  const auto alg_member = string_member(jwk, "alg", TOKENWELL_JWT_EKEY);
+  const auto crv = string_member(jwk, "crv", TOKENWELL_JWT_EKEY);
+  std::optional<Alg> alg;
+  if (alg_member) alg = alg_from_name(*alg_member);  // "none" or unknown: refused
+  const bool is_private = has(jwk, "d");
+  if (need_private && !is_private && *kty != "oct") reject(TOKENWELL_JWT_EKEY, "d: required in a private key");
+  const auto alg_text = [&] { return "alg: '" + alg_member.value_or("") + "'"; };
+
+  if (*kty == "RSA") {
+    if (!alg) alg = Alg::RS256;
+    if (*alg != Alg::RS256 && *alg != Alg::PS256)
+      reject(TOKENWELL_JWT_EALG_KEY, alg_text() + " is not an RSA signature algorithm");
+    const std::string n = decode_member(jwk, "n", TOKENWELL_JWT_EKEY);
+    const std::size_t n_bits = 8 * (n.size() - std::min(n.size(), n.find_first_not_of('\0')));
+    if (n_bits < static_cast<std::size_t>(kMinRsaBits))
+      reject(TOKENWELL_JWT_EWEAK_KEY, "n: RSA key of " + std::to_string(n_bits) + " bits: at least 2048 required");
+    if (n_bits > static_cast<std::size_t>(kMaxRsaBits)) reject(TOKENWELL_JWT_EKEY, "n: RSA key larger than 16384 bits");
+    ParamBuilder b;
+    b.bn(OSSL_PKEY_PARAM_RSA_N, n);
+    b.bn(OSSL_PKEY_PARAM_RSA_E, decode_member(jwk, "e", TOKENWELL_JWT_EKEY));
+    if (is_private) {
+      WipedString d{decode_member(jwk, "d", TOKENWELL_JWT_EKEY)};
+      b.bn(OSSL_PKEY_PARAM_RSA_D, d.bytes);
+      // The CRT members are optional in a JWK, but all or none.
+      if (has(jwk, "p")) {
+        static constexpr std::array<std::pair<const char*, const char*>, 5> kCrt = {{
+            {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
+            {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},
+            {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
+            {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2},
+            {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
+        }};
+        for (const auto& [member, param] : kCrt) {
+          WipedString v{decode_member(jwk, member, TOKENWELL_JWT_EKEY)};
+          b.bn(param, v.bytes);
+        }
+      }
+    }
+    key.pkey_ = b.build("RSA", is_private);
+    if (EVP_PKEY_get_bits(key.pkey_.get()) < kMinRsaBits)
+      reject(TOKENWELL_JWT_EWEAK_KEY, "n: RSA key under 2048 bits");
+  } else if (*kty == "EC") {
+    if (!crv || *crv != "P-256") reject(TOKENWELL_JWT_EKEY, "crv: '" + crv.value_or("").substr(0, 16) + "' is not P-256");
+    if (!alg) alg = Alg::ES256;
+    if (*alg != Alg::ES256) reject(TOKENWELL_JWT_EALG_KEY, alg_text() + " does not match curve P-256");
+    const std::string x = decode_member(jwk, "x", TOKENWELL_JWT_EKEY);
+    const std::string y = decode_member(jwk, "y", TOKENWELL_JWT_EKEY);
+    // RFC 7518 6.2.1.2: coordinates are the full field size, never shortened.
+    if (x.size() != kEs256Half) reject(TOKENWELL_JWT_EKEY, "x: required, 32 bytes base64url");
+    if (y.size() != kEs256Half) reject(TOKENWELL_JWT_EKEY, "y: required, 32 bytes base64url");
+    ParamBuilder b;
+    b.utf8(OSSL_PKEY_PARAM_GROUP_NAME, "P-256");
+    b.octets(OSSL_PKEY_PARAM_PUB_KEY, std::string(1, '\x04') + x + y);
+    if (is_private) {
+      WipedString d{decode_member(jwk, "d", TOKENWELL_JWT_EKEY)};
+      if (d.bytes.size() != kEs256Half) reject(TOKENWELL_JWT_EKEY, "d: wrong length for the curve");
+      b.bn(OSSL_PKEY_PARAM_PRIV_KEY, d.bytes);
+    }
+    key.pkey_ = b.build("EC", is_private);
+  } else if (*kty == "OKP") {
+    if (!crv || *crv != "Ed25519") reject(TOKENWELL_JWT_EKEY, "crv: '" + crv.value_or("").substr(0, 16) + "' is not Ed25519");
+    if (!alg) alg = Alg::EdDSA;
+    if (*alg != Alg::EdDSA) reject(TOKENWELL_JWT_EALG_KEY, alg_text() + " does not match an Ed25519 key");
+    const std::string x = decode_member(jwk, "x", TOKENWELL_JWT_EKEY);
+    if (x.size() != 32) reject(TOKENWELL_JWT_EKEY, "x: required, 32 bytes base64url");
+    EVP_PKEY* raw = nullptr;
+    if (is_private) {
+      WipedString d{decode_member(jwk, "d", TOKENWELL_JWT_EKEY)};
+      if (d.bytes.size() != 32) reject(TOKENWELL_JWT_EKEY, "d: expected 32 bytes");
+      raw = EVP_PKEY_new_raw_private_key(
+          EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(d.bytes.data()), 32);
+      if (raw == nullptr) reject(TOKENWELL_JWT_EKEY, "d: not an Ed25519 private key");
+      key.pkey_.reset(raw);
+      // A "d" that does not belong to "x" would sign tokens nobody verifies.
+      unsigned char pub[32];
+      std::size_t pub_len = sizeof pub;
+      if (EVP_PKEY_get_raw_public_key(raw, pub, &pub_len) != 1 || pub_len != 32 ||
+          CRYPTO_memcmp(pub, x.data(), 32) != 0)
+        reject(TOKENWELL_JWT_EKEY, "d: does not belong to x");
+    } else {
+      raw = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+                                        reinterpret_cast<const unsigned char*>(x.data()), 32);
+      if (raw == nullptr) reject(TOKENWELL_JWT_EKEY, "x: not an Ed25519 public key");
+      key.pkey_.reset(raw);
+    }
+  } else if (*kty == "oct") {
+    if (!alg) alg = Alg::HS256;
+    if (*alg != Alg::HS256) reject(TOKENWELL_JWT_EALG_KEY, alg_text() + " does not match a symmetric key");
+    key.secret_ = decode_member(jwk, "k", TOKENWELL_JWT_EKEY);
+    if (key.secret_.size() < kMinHmacBytes) {
+      OPENSSL_cleanse(key.secret_.data(), key.secret_.size());
+      reject(TOKENWELL_JWT_EWEAK_KEY, "k: HMAC key under 256 bits");
+    }
+  } else {
+    reject(TOKENWELL_JWT_EKEY, "kty: unsupported key type '" + kty->substr(0, 16) + "'");
+  }
+  key.alg_ = *alg;
+  return key;
+}
+
+Key Key::parse_private(std::string_view jwk_json) {
+  json jwk;
+  try {
+    jwk = parse_object(jwk_json);
+  } catch (const Rejection& r) {
+    // The text of a private key is not the caller's token: say "bad key".
+    reject(r.code == TOKENWELL_JWT_ETOOLARGE ? r.code : TOKENWELL_JWT_EKEY);
+  }
+  Key key = from_json(jwk, /*need_private=*/true);
+  for (auto& [name, value] : jwk.items()) {
+    if (!value.is_string()) continue;
+    auto& text = value.get_ref<std::string&>();
+    OPENSSL_cleanse(text.data(), text.size());
+  }
+  return key;
+}
+
+std::string Key::sign(std::string_view input) const {
+  const auto* data = reinterpret_cast<const unsigned char*>(input.data());
+  if (alg_ == Alg::HS256) {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    if (HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()), data, input.size(),
+             mac, &mac_len) == nullptr)
+      reject(TOKENWELL_JWT_EINTERNAL);
+    return std::string(reinterpret_cast<char*>(mac), mac_len);
+  }
+  const MdCtxPtr ctx = digest_context(alg_, pkey_.get(), Digest::sign);
+  std::size_t sig_len = 0;
+  if (EVP_DigestSign(ctx.get(), nullptr, &sig_len, data, input.size()) != 1)
+    reject(TOKENWELL_JWT_EINTERNAL);
+  std::string sig(sig_len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len, data,
+                     input.size()) != 1)
+    reject(TOKENWELL_JWT_EINTERNAL);
+  sig.resize(sig_len);
+  if (alg_ != Alg::ES256) return sig;
+  // JWS carries R || S, each 32 bytes big-endian (RFC 7518 3.4), not DER.
+  const auto* der = reinterpret_cast<const unsigned char*>(sig.data());
+  EcdsaSigPtr parsed(d2i_ECDSA_SIG(nullptr, &der, static_cast<long>(sig.size())));
+  if (!parsed) reject(TOKENWELL_JWT_EINTERNAL);
+  std::string raw(2 * kEs256Half, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(raw.data());
+  if (BN_bn2binpad(ECDSA_SIG_get0_r(parsed.get()), out, kEs256Half) != kEs256Half ||
+      BN_bn2binpad(ECDSA_SIG_get0_s(parsed.get()), out + kEs256Half, kEs256Half) != kEs256Half)
+    reject(TOKENWELL_JWT_EINTERNAL);
+  return raw;
+}
+
+void Key::verify(std::string_view input, std::string_view signature) const {
+  const auto* data = reinterpret_cast<const unsigned char*>(input.data());
+  if (alg_ == Alg::HS256) {
+    if (signature.size() != 32) reject(TOKENWELL_JWT_ESIG_FORMAT);
+    const std::string expected = sign(input);
+    if (CRYPTO_memcmp(expected.data(), signature.data(), 32) != 0)
+      reject(TOKENWELL_JWT_ESIGNATURE);
+    return;
+  }
+  std::string der;
+  std::string_view to_check = signature;
+  switch (alg_) {
+    case Alg::RS256:
+    case Alg::PS256:
+      if (signature.size() != static_cast<std::size_t>(EVP_PKEY_get_size(pkey_.get())))
+        reject(TOKENWELL_JWT_ESIG_FORMAT);
+      break;
+    case Alg::EdDSA:
+      if (signature.size() != 64) reject(TOKENWELL_JWT_ESIG_FORMAT);
+      break;
+    case Alg::ES256: {
+      if (signature.size() != 2 * kEs256Half) reject(TOKENWELL_JWT_ESIG_FORMAT);
+      const auto* raw = reinterpret_cast<const unsigned char*>(signature.data());
+      BnPtr r(check_alloc(BN_bin2bn(raw, kEs256Half, nullptr)));
+      BnPtr s(check_alloc(BN_bin2bn(raw + kEs256Half, kEs256Half, nullptr)));
+      BIGNUM* order_raw = nullptr;
+      if (BN_hex2bn(&order_raw, std::string(kP256Order).c_str()) == 0)
+        reject(TOKENWELL_JWT_EINTERNAL);
+      BnPtr order(order_raw);
+      // r = s = 0 verified in some implementations (CVE-2022-21449).
+      if (BN_is_zero(r.get()) || BN_is_zero(s.get()) || BN_cmp(r.get(), order.get()) >= 0 ||
+          BN_cmp(s.get(), order.get()) >= 0)
+        reject(TOKENWELL_JWT_ESIG_FORMAT);
+      EcdsaSigPtr sig(check_alloc(ECDSA_SIG_new()));
+      if (ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) reject(TOKENWELL_JWT_EINTERNAL);
+      (void)r.release();  // owned by sig now
+      (void)s.release();
+      unsigned char* out = nullptr;
+      const int n = i2d_ECDSA_SIG(sig.get(), &out);
+      if (n <= 0) reject(TOKENWELL_JWT_EINTERNAL);
+      der.assign(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
+      OPENSSL_free(out);
+      to_check = der;
+      break;
+    }
+    case Alg::HS256:
+      break;
+  }
+  const MdCtxPtr ctx = digest_context(alg_, pkey_.get(), Digest::verify);
+  if (EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(to_check.data()),
+                       to_check.size(), data, input.size()) != 1)
+    reject(TOKENWELL_JWT_ESIGNATURE);
+}
+
+// ---- keys: making and exporting -------------------------------------------
+
+namespace {
+
+// A big-number parameter of `key` as big-endian bytes, left-padded to `width`
+// (0: its natural length); empty when the key has none.
+WipedString bn_param(const EVP_PKEY* key, const char* name, std::size_t width = 0) {
+  BIGNUM* raw = nullptr;
+  if (EVP_PKEY_get_bn_param(key, name, &raw) != 1 || raw == nullptr) {
+    ERR_clear_error();
+    return {};
+  }
+  BnPtr bn(raw);
+  const std::size_t n = width ? width : static_cast<std::size_t>(BN_num_bytes(bn.get()));
+  WipedString out{std::string(n, '\0')};
+  BN_bn2binpad(bn.get(), reinterpret_cast<unsigned char*>(out.bytes.data()), static_cast<int>(n));
+  return out;
+}
+
+std::string b64(const WipedString& bytes) { return base64url_encode(bytes.bytes); }
+
+// The members of `key` (public, or all of them): the one serialization of a
+// key, whether it was made here, read from PEM or parsed from a JWK.
+json key_members(const EVP_PKEY* key, bool with_private) {
+  json m;
+  if (EVP_PKEY_is_a(key, "RSA")) {
+    m = {{"kty", "RSA"}, {"n", b64(bn_param(key, OSSL_PKEY_PARAM_RSA_N))},
+         {"e", b64(bn_param(key, OSSL_PKEY_PARAM_RSA_E))}};
+    if (with_private) {
+      m["d"] = b64(bn_param(key, OSSL_PKEY_PARAM_RSA_D));
+      const WipedString p = bn_param(key, OSSL_PKEY_PARAM_RSA_FACTOR1);
+      if (!p.bytes.empty()) {
+        m["p"] = b64(p);
+        m["q"] = b64(bn_param(key, OSSL_PKEY_PARAM_RSA_FACTOR2));
+        m["dp"] = b64(bn_param(key, OSSL_PKEY_PARAM_RSA_EXPONENT1));
+        m["dq"] = b64(bn_param(key, OSSL_PKEY_PARAM_RSA_EXPONENT2));
+        m["qi"] = b64(bn_param(key, OSSL_PKEY_PARAM_RSA_COEFFICIENT1));
+      }
+    }
+  } else if (EVP_PKEY_is_a(key, "EC")) {
+    m = {{"kty", "EC"}, {"crv", "P-256"}, {"x", b64(bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, kEs256Half))},
+         {"y", b64(bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, kEs256Half))}};
+    if (with_private) m["d"] = b64(bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, kEs256Half));
+  } else if (EVP_PKEY_is_a(key, "ED25519")) {
+    WipedString x{std::string(32, '\0')};
+    std::size_t n = 32;
+    if (EVP_PKEY_get_raw_public_key(key, reinterpret_cast<unsigned char*>(x.bytes.data()), &n) != 1)
+      reject(TOKENWELL_JWT_EINTERNAL);
+    m = {{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", b64(x)}};
+    if (with_private) {
+      WipedString d{std::string(32, '\0')};
+      n = 32;
+      if (EVP_PKEY_get_raw_private_key(key, reinterpret_cast<unsigned char*>(d.bytes.data()), &n) != 1)
+        reject(TOKENWELL_JWT_EINTERNAL);
+      m["d"] = b64(d);
+    }
+  } else {
+    reject(TOKENWELL_JWT_EKEY, "unsupported key type (expected an RSA, EC P-256 or Ed25519 key)");
+  }
+  return m;
+}
+
+void wipe_strings(json& j) {
+  for (auto& [name, value] : j.items()) {
+    if (!value.is_string()) continue;
+    auto& text = value.get_ref<std::string&>();
+    OPENSSL_cleanse(text.data(), text.size());
+  }
+}
+
+// The algorithm a key's type implies, and that the type allows `alg`.
+Alg checked_alg(const EVP_PKEY* pkey, std::optional<Alg> wanted) {
+  if (EVP_PKEY_is_a(pkey, "RSA")) {
+    const int bits = EVP_PKEY_get_bits(pkey);
+    if (bits < kMinRsaBits)
+      reject(TOKENWELL_JWT_EWEAK_KEY, "RSA key of " + std::to_string(bits) + " bits: at least 2048 required");
+    if (bits > kMaxRsaBits) reject(TOKENWELL_JWT_EKEY, "RSA key larger than 16384 bits");
+    if (wanted && *wanted != Alg::RS256 && *wanted != Alg::PS256) reject(TOKENWELL_JWT_EALG_KEY);
+    return wanted.value_or(Alg::RS256);
+  }
+  if (EVP_PKEY_is_a(pkey, "EC")) {
+    char group[64] = {};
+    std::size_t len = 0;
+    if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len) != 1 ||
+        std::string_view(group) != "prime256v1")
+      reject(TOKENWELL_JWT_EKEY, std::string("EC key on curve '") + group + "': only P-256 (ES256) is supported");
+    if (wanted && *wanted != Alg::ES256) reject(TOKENWELL_JWT_EALG_KEY);
+    return Alg::ES256;
+  }
+  if (EVP_PKEY_is_a(pkey, "ED25519")) {
+    if (wanted && *wanted != Alg::EdDSA) reject(TOKENWELL_JWT_EALG_KEY);
+    return Alg::EdDSA;
+  }
+  reject(TOKENWELL_JWT_EKEY, "unsupported key type (expected an RSA, EC P-256 or Ed25519 key)");
+}
+
+}  // namespace
+
+bool Key::has_private() const {
+  if (alg_ == Alg::HS256) return !secret_.empty();
+  return !bn_param(pkey_.get(), OSSL_PKEY_PARAM_RSA_D).bytes.empty() ||
+         !bn_param(pkey_.get(), OSSL_PKEY_PARAM_PRIV_KEY).bytes.empty() ||
+         (EVP_PKEY_is_a(pkey_.get(), "ED25519") && [&] {
+           unsigned char d[32];
+           std::size_t n = sizeof d;
+           const bool ok = EVP_PKEY_get_raw_private_key(pkey_.get(), d, &n) == 1;
+           OPENSSL_cleanse(d, sizeof d);
+           ERR_clear_error();
+           return ok;
+         }());
+}
+
+Key Key::from_pkey(EVP_PKEY* pkey, Alg alg, std::optional<std::string> kid) {
+  Key key;
+  key.alg_ = checked_alg(pkey, alg);
+  if (EVP_PKEY_up_ref(pkey) != 1) reject(TOKENWELL_JWT_EINTERNAL);
+  key.pkey_.reset(pkey);
+  key.kid_ = std::move(kid);
+  return key;
+}
+
+Key Key::generate(Alg alg) {
+  EVP_PKEY* raw = nullptr;
+  switch (alg) {
+    case Alg::ES256: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); break;
+    case Alg::RS256:
+    case Alg::PS256: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{2048}); break;
+    case Alg::EdDSA: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"); break;
+    case Alg::HS256: reject(TOKENWELL_EINVAL, "HS256 keys are not generated here");
+  }
+  if (raw == nullptr) {
+    ERR_clear_error();
+    reject(TOKENWELL_JWT_EINTERNAL, "cannot generate a " + std::string(alg_name(alg)) + " key");
+  }
+  PkeyPtr owned(raw);
+  return from_pkey(raw, alg);
+}
+
+Key Key::from_pem(std::string_view pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  if (!bio) reject(TOKENWELL_ENOMEM);
+  PkeyPtr pkey;
+  // Never prompt for a pass phrase: encrypted keys are refused.
+  auto no_password = [](char*, int, int, void*) { return -1; };
+  if (pem.find("PRIVATE KEY-----") != std::string_view::npos)
+    pkey.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_password, nullptr));
+  else if (pem.find("-----BEGIN PUBLIC KEY-----") != std::string_view::npos)
+    pkey.reset(PEM_read_bio_PUBKEY(bio.get(), nullptr, no_password, nullptr));
+  else
+    reject(TOKENWELL_JWT_EKEY, "no PEM private key or public key in it");
+  ERR_clear_error();
+  if (!pkey) reject(TOKENWELL_JWT_EKEY, "the PEM key does not parse (encrypted keys are not supported)");
+  return from_pkey(pkey.get(), checked_alg(pkey.get(), std::nullopt));
+}
+
+json Key::public_jwk() const {
+  if (alg_ == Alg::HS256) reject(TOKENWELL_JWT_EKEY, "kty: symmetric keys (oct) cannot be published in a public JWKS");
+  json pub = key_members(pkey_.get(), false);
+  if (kid_) pub["kid"] = *kid_;
+  pub["alg"] = alg_name(alg_);
+  pub["use"] = "sig";
+  return pub;
+}
+
+std::string Key::private_jwk_json() const {
+  if (alg_ == Alg::HS256) reject(TOKENWELL_JWT_EKEY, "kty: symmetric keys (oct) cannot be published in a public JWKS");
+  json priv = key_members(pkey_.get(), true);
+  if (kid_) priv["kid"] = *kid_;
+  priv["alg"] = alg_name(alg_);
+  priv["use"] = "sig";
+  std::string text = priv.dump();
+  wipe_strings(priv);
+  return text;
+}
+
+Key Key::with_kid(std::string kid) const {
+  Key key;
+  key.alg_ = alg_;
+  key.kid_ = std::move(kid);
+  if (pkey_) {
+    if (EVP_PKEY_up_ref(pkey_.get()) != 1) reject(TOKENWELL_JWT_EINTERNAL);
+    key.pkey_.reset(pkey_.get());
+  }
+  key.secret_ = secret_;
+  return key;
+}
+
+std::string thumbprint(const json& public_jwk) {
+  // nlohmann::json objects keep their members sorted, as RFC 7638 requires.
+  static const char* const rsa[] = {"e", "kty", "n", nullptr};
+  static const char* const ec[] = {"crv", "kty", "x", "y", nullptr};
+  static const char* const okp[] = {"crv", "kty", "x", nullptr};
+  const auto kty = public_jwk.find("kty");
+  const std::string type = kty != public_jwk.end() && kty->is_string() ? kty->get<std::string>() : "";
+  const char* const* members = type == "RSA" ? rsa : type == "EC" ? ec : okp;
+  json required = json::object();
+  for (auto m = members; *m; ++m)
+    if (public_jwk.contains(*m)) required[*m] = public_jwk[*m];
+  const std::string text = required.dump();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr) != 1) reject(TOKENWELL_JWT_EINTERNAL);
+  return base64url_encode(std::string_view(reinterpret_cast<char*>(digest), len));
+}
+
+// ---- key sets ---------------------------------------------------------------
+
+KeySet KeySet::parse(std::string_view jwks_json) {
+  const json doc = parse_object(jwks_json);
+  KeySet set;
+  const auto add_one = [&set](const json& jwk) {
+    Entry entry{std::nullopt, 0, std::nullopt};
+    if (jwk.is_object()) {
+      const auto kid = jwk.find("kid");
+      if (kid != jwk.end() && kid->is_string()) entry.kid = kid->get<std::string>();
+      const auto kty = jwk.find("kty");
+      if (kty == jwk.end() || !kty->is_string()) return;  // not a key at all
+      const std::string& t = kty->get_ref<const std::string&>();
+      if (t != "RSA" && t != "EC" && t != "OKP" && t != "oct") return;  // unknown kty: skip
+      const auto use = jwk.find("use");
+      if (use != jwk.end() && *use != "sig") return;  // an encryption key
+    } else {
+      return;
+    }
+    try {
+      entry.key = Key::from_json(jwk, false);
+    } catch (const Rejection& r) {
+      entry.status = r.code == TOKENWELL_JWT_EINTERNAL ? TOKENWELL_JWT_EINTERNAL : r.code;
+    }
+    set.entries_.push_back(std::move(entry));
+  };
+  if (const auto keys = doc.find("keys"); keys != doc.end()) {
+    if (!keys->is_array()) reject(TOKENWELL_JWT_EKEY);
+    for (const json& jwk : *keys) add_one(jwk);
+  } else if (doc.contains("kty")) {
+    add_one(doc);
+  } else {
+    reject(TOKENWELL_JWT_EKEY);
+  }
+  return set;
+}
+
+std::vector<const Key*> KeySet::candidates(const std::optional<std::string>& kid, Alg alg) const {
+  std::vector<const Entry*> named;
+  if (kid) {
+    for (const Entry& e : entries_)
+      if (e.kid == kid) named.push_back(&e);
+    if (named.empty()) reject(TOKENWELL_JWT_EKID_UNKNOWN);
+  } else {
+    // Without a kid, trying every key would let the token choose; only a
+    // keyset of exactly one key is unambiguous.
+    if (entries_.empty()) reject(TOKENWELL_JWT_EKEY);
+    if (entries_.size() > 1) reject(TOKENWELL_JWT_EKID_MISSING);
+    named.push_back(&entries_.front());
+  }
+  std::vector<const Key*> out;
+  int status = 0;
+  for (const Entry* e : named) {
+    if (!e->key) {
+      if (status == 0) status = e->status;
+      continue;
+    }
+    if (e->key->alg() == alg) out.push_back(&*e->key);
+  }
+  if (out.empty()) reject(status != 0 && status != TOKENWELL_JWT_EALG_KEY ? status
+                                                                         : TOKENWELL_JWT_EALG_KEY);
+  return out;
+}
+
+// ---- JWS and JWT ------------------------------------------------------------
+
+std::int64_t real_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+std::string verify_jws(const KeySet& keys, std::string_view token) {
+  if (token.size() > TOKENWELL_JWT_TOKEN_MAX) reject(TOKENWELL_JWT_ETOOLARGE);
+  const std::size_t dot1 = token.find('.');
+  const std::size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos ||
+      dot1 == 0 || dot2 == dot1 + 1)
+    reject(TOKENWELL_JWT_EMALFORMED);  // JWE (5 parts), JSON serialization, detached payloads
+  const std::string_view header_b64 = token.substr(0, dot1);
+  const std::string_view payload_b64 = token.substr(dot1 + 1, dot2 - dot1 - 1);
+  const std::string_view signature_b64 = token.substr(dot2 + 1);
+
+  const auto header_text = base64url_decode(header_b64);
+  if (!header_text) reject(TOKENWELL_JWT_EBASE64);
+  const json header = parse_object(*header_text);
+
+  const auto alg_it = header.find("alg");
+  if (alg_it == header.end() || !alg_it->is_string()) reject(TOKENWELL_JWT_EALG_UNKNOWN);
+  const Alg alg = alg_from_name(alg_it->get_ref<const std::string&>());
+  // Header members that choose or carry the key: the verifier decides.
+  if (header.contains("jwk") || header.contains("x5c")) reject(TOKENWELL_JWT_EEMBEDDED_KEY);
+  if (header.contains("jku") || header.contains("x5u")) reject(TOKENWELL_JWT_EKEY_URL);
+  // No extension is understood, so any "crit" names one we do not know.
+  if (header.contains("crit")) reject(TOKENWELL_JWT_ECRIT);
+  std::optional<std::string> kid;
+  if (const auto it = header.find("kid"); it != header.end()) {
+    if (!it->is_string() || it->get_ref<const std::string&>().size() > kKidMax)
+      reject(TOKENWELL_JWT_EKID_UNKNOWN);
+    kid = it->get<std::string>();
+  }
+
+  auto payload = base64url_decode(payload_b64);
+  const auto signature = base64url_decode(signature_b64);
+  if (!payload || !signature) reject(TOKENWELL_JWT_EBASE64);
+
+  const std::vector<const Key*> candidates = keys.candidates(kid, alg);
+  const std::string_view signing_input = token.substr(0, dot2);
+  int last = TOKENWELL_JWT_ESIGNATURE;
+  for (const Key* key : candidates) {
+    try {
+      key->verify(signing_input, *signature);
+      return std::move(*payload);
+    } catch (const Rejection& r) {
+      last = r.code;
+    }
+  }
+  reject(last);
+}
+
+namespace {
+
+// A NumericDate claim (RFC 7519 2): a JSON number, fractions rounded down.
+std::optional<std::int64_t> numeric_date(const json& claims, const char* name) {
+  const auto it = claims.find(name);
+  if (it == claims.end()) return std::nullopt;
+  if (it->is_number_integer()) {
+    if (it->is_number_unsigned() &&
+        it->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      return std::numeric_limits<std::int64_t>::max();
+    return it->get<std::int64_t>();
+  }
+  if (it->is_number_float()) {
+    const double v = it->get<double>();
+    if (!std::isfinite(v)) reject(TOKENWELL_JWT_ECLAIM_TYPE);
+    if (v >= 9.2e18) return std::numeric_limits<std::int64_t>::max();
+    if (v <= -9.2e18) return std::numeric_limits<std::int64_t>::min();
+    return static_cast<std::int64_t>(std::floor(v));
+  }
+  reject(TOKENWELL_JWT_ECLAIM_TYPE);
+}
+
+// a + b without overflow (clamped), for times near the int64 limits.
+std::int64_t add_clamped(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_add_overflow(a, b, &r))
+    return b > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+  return r;
+}
+
+}  // namespace
+
+std::string verify_jwt(const KeySet& keys, std::string_view token, const VerifyOptions& options) {
+  std::string payload = verify_jws(keys, token);
+  const json claims = parse_object(payload);
+  const std::int64_t now = options.now != 0 ? options.now : real_now();
+  const std::int64_t leeway = options.leeway < 0 ? TOKENWELL_JWT_DEFAULT_LEEWAY : options.leeway;
+
+  const auto exp = numeric_date(claims, "exp");
+  const auto nbf = numeric_date(claims, "nbf");
+  const auto iat = numeric_date(claims, "iat");
+  if (!exp) reject(TOKENWELL_JWT_EEXP_MISSING);
+  if (now >= add_clamped(*exp, leeway)) reject(TOKENWELL_JWT_EEXPIRED);
+  if (nbf && add_clamped(now, leeway) < *nbf) reject(TOKENWELL_JWT_ENOT_YET_VALID);
+  if (iat && add_clamped(now, leeway) < *iat) reject(TOKENWELL_JWT_EIAT_FUTURE);
+
+  if (options.issuer != nullptr) {
+    const auto it = claims.find("iss");
+    if (it != claims.end() && !it->is_string()) reject(TOKENWELL_JWT_ECLAIM_TYPE);
+    if (it == claims.end() || *it != options.issuer) reject(TOKENWELL_JWT_EISSUER);
+  }
+  if (options.audience != nullptr) {
+    const auto it = claims.find("aud");
+    if (it == claims.end()) reject(TOKENWELL_JWT_EAUDIENCE);
+    bool found = false;
+    if (it->is_string()) {
+      found = *it == options.audience;
+    } else if (it->is_array()) {
+      for (const json& a : *it) {
+        if (!a.is_string()) reject(TOKENWELL_JWT_ECLAIM_TYPE);
+        found = found || a == options.audience;
+      }
+    } else {
+      reject(TOKENWELL_JWT_ECLAIM_TYPE);
+    }
+    if (!found) reject(TOKENWELL_JWT_EAUDIENCE);
+  }
+  return payload;
+}
+
+std::string sign_jws(const Key& key, nlohmann::ordered_json header, std::string_view payload) {
+  header["alg"] = alg_name(key.alg());
+  if (key.kid() && !header.contains("kid")) header["kid"] = *key.kid();
+  std::string input = base64url_encode(header.dump()) + '.' + base64url_encode(payload);
+  const std::string signature = key.sign(input);
+  input += '.';
+  input += base64url_encode(signature);
+  return input;
+}
+
+std::string sign_jwt(const Key& key, std::string_view claims_json, std::int64_t ttl_seconds,
+                     std::int64_t now) {
+  nlohmann::ordered_json claims;
+  {
+    // Duplicates and depth are refused here too: what we sign, we would verify.
+    (void)parse_object(claims_json);
+    claims = nlohmann::ordered_json::parse(claims_json.begin(), claims_json.end());
+  }
+  if (!claims.contains("iat")) claims["iat"] = now;
+  if (!claims.contains("exp")) {
+    if (ttl_seconds <= 0) reject(TOKENWELL_EINVAL);
+    claims["exp"] = add_clamped(now, ttl_seconds);
+  }
+  nlohmann::ordered_json header;
+  header["alg"] = alg_name(key.alg());
+  if (key.kid()) header["kid"] = *key.kid();
+  header["typ"] = "JWT";
+  std::string token = sign_jws(key, std::move(header), claims.dump());
+  if (token.size() > TOKENWELL_JWT_TOKEN_MAX) reject(TOKENWELL_JWT_ETOOLARGE);
+  return token;
+}
+
+// ---- reading claims without verifying ---------------------------------------
+
+std::optional<std::string> JwtPayload::string_claim(std::string_view name) const {
+  const auto it = claims.find(name);
+  if (it == claims.end() || !it->is_string()) return std::nullopt;
+  const auto& s = it->get_ref<const std::string&>();
+  if (s.empty()) return std::nullopt;
+  return s;
+}
+
+namespace {
+
+json decode_object(std::string_view part, const char* what, std::size_t max_json) {
+  const auto bytes = base64url_decode(part);
+  if (!bytes) reject(TOKENWELL_JWT_EBASE64, std::string(what) + " is not base64url");
+  if (!json::accept(*bytes)) reject(TOKENWELL_JWT_EJSON, std::string(what) + " is not JSON");
+  try {
+    return parse_object(*bytes, max_json);
+  } catch (const Rejection& r) {
+    if (r.code == TOKENWELL_JWT_EDUPLICATE) reject(r.code, std::string(what) + " has a member twice");
+    if (r.code == TOKENWELL_JWT_ETOOLARGE) reject(r.code, std::string(what) + " is too large or too deeply nested");
+    reject(r.code, std::string(what) + " is not a JSON object");
+  }
+}
+
+// A NumericDate that must be a number in range (an IdP's token is refused
+// rather than read with a clamped date).
+std::optional<std::int64_t> strict_numeric_date(const json& claims, const char* name) {
+  const auto it = claims.find(name);
+  if (it == claims.end()) return std::nullopt;
+  if (!it->is_number())
+    reject(TOKENWELL_JWT_ECLAIM_TYPE, std::string("claim '") + name + "' must be a number, not " + it->type_name());
+  const bool in_range = it->is_number_integer()
+                            ? !(it->is_number_unsigned() && it->get<std::uint64_t>() >
+                                                               static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+                            : std::isfinite(it->get<double>()) && std::fabs(it->get<double>()) <= 9.0e15;
+  if (!in_range) reject(TOKENWELL_JWT_ECLAIM_TYPE, std::string("claim '") + name + "' is out of range");
+  return numeric_date(claims, name);
+}
+
+}  // namespace
+
+JwtPayload parse_jwt_payload(std::string_view compact, PayloadLimits limits) {
+  if (compact.empty()) reject(TOKENWELL_JWT_EMALFORMED, "token is empty");
+  if (compact.size() > limits.max_token_bytes)
+    reject(TOKENWELL_JWT_ETOOLARGE, "token is larger than " + std::to_string(limits.max_token_bytes) + " bytes");
+  const auto dot1 = compact.find('.');
+  if (dot1 == std::string_view::npos) reject(TOKENWELL_JWT_EMALFORMED, "token is not a JWT (no '.')");
+  const auto dot2 = compact.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos) reject(TOKENWELL_JWT_EMALFORMED, "token is not a JWT (2 parts, expected 3)");
+  if (compact.find('.', dot2 + 1) != std::string_view::npos)
+    reject(TOKENWELL_JWT_EMALFORMED,
+           "token is not a signed JWT (more than 3 parts; encrypted tokens are not supported)");
+  JwtPayload out;
+  out.header = decode_object(compact.substr(0, dot1), "JWT header", limits.max_json_bytes);
+  const auto alg = out.header.find("alg");
+  if (alg == out.header.end() || !alg->is_string()) reject(TOKENWELL_JWT_EALG_UNKNOWN, "JWT header has no 'alg'");
+  out.claims = decode_object(compact.substr(dot1 + 1, dot2 - dot1 - 1), "JWT payload", limits.max_json_bytes);
+  out.exp = strict_numeric_date(out.claims, "exp");
+  out.nbf = strict_numeric_date(out.claims, "nbf");
+  out.iat = strict_numeric_date(out.claims, "iat");
+  return out;
+}
+
+}  // namespace tw::jose

@@ -1,0 +1,186 @@
+// CredentialRunner on simulated time: the loop that runs RefreshState --
+// the first fetch at once, the next at the refresh time, exponential backoff
+// and Retry-After on failures, the last good value kept, a fetch asked for
+// while one is in flight done right after it -- with a scripted source and
+// fetches run when the test says, never a sleep.
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "tokenwell/agent/common/simulated_time.hpp"
+#include "tokenwell/agent/refresh/credential_runner.hpp"
+
+namespace tw {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::seconds;
+
+constexpr std::int64_t kStart = 1'700'000'000;
+
+// uniform() gives 0.5: jitter sample 0, backoff halfway up its range.
+class HalfRandom final : public RandomSource {
+ public:
+  void fill(std::span<unsigned char> out) override {
+    const std::uint64_t bits = (std::uint64_t{1} << 52) << 11;
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<unsigned char>(bits >> (8 * (i % 8)));
+  }
+};
+
+// Answers fetches from a script; records when each fetch happened.
+class ScriptedSource final : public CredentialSource {
+ public:
+  explicit ScriptedSource(const Clock& clock) : clock_(clock) {}
+  FetchResult<FetchedCredential> fetch() override {
+    fetched_at.push_back(clock_.unix_seconds());
+    if (script.empty()) return FetchError{"script ran out", std::nullopt, 0};
+    auto r = std::move(script.front());
+    script.pop_front();
+    return r;
+  }
+  std::deque<FetchResult<FetchedCredential>> script;
+  std::vector<std::int64_t> fetched_at;
+
+ private:
+  const Clock& clock_;
+};
+
+FetchedCredential token(const std::string& value, std::int64_t issued, std::int64_t lifetime) {
+  FetchedCredential c;
+  c.token = Secret(value);
+  c.username = "oid";
+  c.issued_at = issued;
+  c.expires_at = issued + lifetime;
+  return c;
+}
+
+// What a file source returns: no lifetime.
+FetchedCredential file_value(const std::string& value) {
+  FetchedCredential c;
+  c.token = Secret(value);
+  c.username = "default";
+  return c;
+}
+
+class CredentialRunnerTest : public ::testing::Test {
+ protected:
+  CredentialRunnerTest() {
+    config.name = "redis";
+    config.source = "entra";
+    config.settings = EntraConfig{};
+    config.refresh.retry_min = 1s;
+    config.refresh.retry_max = 60s;
+  }
+
+  std::shared_ptr<CredentialRunner> make() {
+    return std::make_shared<CredentialRunner>(
+        config, source, CredentialRunner::Context{time, fetches, random, metrics},
+        [this](const CredentialConfig&, const FetchedCredential& v) {
+          published.emplace_back(std::string(v.token.reveal()));
+        });
+  }
+
+  SimulatedTime time{Clock::time_point(seconds(kStart))};
+  ManualFetchExecutor fetches;
+  HalfRandom random;
+  Metrics metrics{"test", time.clock()};
+  CredentialConfig config;
+  std::shared_ptr<ScriptedSource> source = std::make_shared<ScriptedSource>(time.clock());
+  std::vector<std::string> published;
+};
+
+TEST_F(CredentialRunnerTest, FetchesAtOnceThenAtTheRefreshTime) {
+  source->script.push_back(token("one", kStart, 3600));
+  source->script.push_back(token("two", kStart + 2700, 3600));
+  auto runner = make();
+  runner->start();
+  EXPECT_TRUE(published.empty()) << "the fetch runs on the executor, not inside start()";
+  ASSERT_EQ(fetches.run_pending(), 1u);
+  EXPECT_EQ(published, std::vector<std::string>{"one"});
+  // Refresh at 75 % of the hour (jitter sample 0): 2700 s; the first token
+  // after a start is spread over [issue, 2700 s] (sample 0.5): 1350 s.
+  time.advance(1349s);
+  EXPECT_EQ(fetches.run_pending(), 0u);
+  time.advance(1s);
+  ASSERT_EQ(fetches.run_pending(), 1u);
+  EXPECT_EQ(source->fetched_at, (std::vector<std::int64_t>{kStart, kStart + 1350}));
+  EXPECT_EQ(published, (std::vector<std::string>{"one", "two"}));
+}
+
+TEST_F(CredentialRunnerTest, FailuresBackOffExponentiallyAndKeepTheLastGoodValue) {
+  source->script.push_back(token("good", kStart, 3600));
+  auto runner = make();
+  runner->start();
+  fetches.run_pending();
+  // The next fetch (at 2700 s) and every one after it fail: the script ran out.
+  time.advance(2700s);
+  std::vector<std::int64_t> waits_ms;
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_EQ(fetches.run_pending(), 1u);
+    const auto before = time.clock().unix_millis();
+    ASSERT_TRUE(time.fire_next());  // the retry timer
+    waits_ms.push_back(time.clock().unix_millis() - before);
+  }
+  // Full jitter halfway: retry_min + (min(retry_max, retry_min * 2^(n-1)) - retry_min) / 2.
+  EXPECT_EQ(waits_ms, (std::vector<std::int64_t>{1000, 1500, 2500, 4500, 8500, 16500, 30500, 30500}));
+  EXPECT_EQ(runner->state().consecutive_failures(), 8u);
+  ASSERT_TRUE(runner->state().current());
+  EXPECT_EQ(runner->state().current()->token.reveal(), "good");
+  EXPECT_EQ(published, std::vector<std::string>{"good"});
+}
+
+TEST_F(CredentialRunnerTest, RetryAfterIsObeyed) {
+  source->script.push_back(FetchError{"HTTP 429", seconds(120), 429});
+  source->script.push_back(token("late", kStart + 120, 3600));
+  auto runner = make();
+  runner->start();
+  fetches.run_pending();
+  // Retry-After, then the jittered backoff (halfway between retry_min and
+  // the first cap, 1 s), so a fleet told the same Retry-After spreads out.
+  time.advance(120s);
+  EXPECT_EQ(fetches.run_pending(), 0u) << "retried before Retry-After and its backoff";
+  time.advance(1s);
+  EXPECT_EQ(fetches.run_pending(), 1u);
+  EXPECT_EQ(published, std::vector<std::string>{"late"});
+}
+
+TEST_F(CredentialRunnerTest, AChangeDuringAFetchFetchesAgainRightAfterIt) {
+  config.source = "file";
+  config.settings = FileSourceConfig{"/run/secrets/redis", "default"};
+  source->script.push_back(file_value("v1"));
+  source->script.push_back(file_value("v2"));
+  auto runner = make();
+  EXPECT_EQ(runner->watched_directory(), std::filesystem::path("/run/secrets"));
+  runner->start();
+  runner->on_directory_changed();  // while the first fetch is out
+  EXPECT_EQ(fetches.run_pending(), 2u) << "one fetch, then exactly one more";
+  EXPECT_EQ(published, (std::vector<std::string>{"v1", "v2"}));
+  // A file source is not refreshed on a timer.
+  EXPECT_EQ(time.armed_timers(), 0u);
+}
+
+TEST_F(CredentialRunnerTest, AFetchThatReturnsAfterStopIsDropped) {
+  source->script.push_back(token("late", kStart, 3600));
+  auto runner = make();
+  runner->start();
+  runner->stop();
+  fetches.run_pending();
+  EXPECT_TRUE(published.empty());
+  EXPECT_EQ(time.armed_timers(), 0u);
+}
+
+TEST_F(CredentialRunnerTest, ReportsEachOutcome) {
+  source->script.push_back(FetchError{"down", std::nullopt, 503});
+  source->script.push_back(token("up", kStart + 1, 3600));
+  auto runner = make();
+  std::vector<bool> outcomes;
+  runner->on_outcome([&](bool ok) { outcomes.push_back(ok); });
+  runner->start();
+  fetches.run_pending();
+  time.fire_next();
+  fetches.run_pending();
+  EXPECT_EQ(outcomes, (std::vector<bool>{false, true}));
+}
+
+}  // namespace
+}  // namespace tw

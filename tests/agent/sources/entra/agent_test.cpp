@@ -1,0 +1,321 @@
+// The real tokenwell-agent against the Entra ID stand-in over real HTTPS,
+// read back through the real `tokenwell` CLI and libtokenwell: every auth
+// method publishes a token whose username is the principal's oid; an IdP
+// outage longer than a token's life serves the last token until its exp,
+// then "no valid value" (exit 4), then a fresh token soon after the IdP
+// returns; a 429's Retry-After holds the agent back.
+//
+// The wall-clock parts (outage, Retry-After) use 6-second tokens; waits are
+// on events (tokenwell_wait, the child's exit) with generous bounds.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "agent/api/api_test_support.hpp"
+#include "entra_test_support.hpp"
+#include "standin_process.hpp"
+#include "support/child_process.hpp"
+#include "tokenwell/agent/sources/entra/token_response.hpp"
+#include "tokenwell/tokenwell.h"
+
+namespace tw {
+namespace {
+
+using nlohmann::json;
+using test::Child;
+
+class EntraAgent : public ::testing::Test {
+ protected:
+  void SetUp() override { standin_ = std::make_unique<StandIn>(dir_ / "standin"); }
+  void TearDown() override {
+    agent_.reset();
+    // Nothing secret in the agent's logs: not the client secret, not a token.
+    const std::string logs = test::read_file(dir_ / "agent.err") + test::read_file(dir_ / "agent.out");
+    EXPECT_EQ(logs.find(test::read_file(standin().file("client_secret"))), std::string::npos);
+    EXPECT_EQ(logs.find("eyJ"), std::string::npos) << "a JWT in the agent's logs";
+    tokenwell_close(reader_);
+  }
+  StandIn& standin() { return *standin_; }
+  std::filesystem::path run_dir() const { return dir_ / "run"; }
+
+  json entra(const std::string& name, const json& auth) { return standin().entra_credential(name, auth); }
+  json secret_credential(const std::string& name) {
+    return entra(name, {{"method", "client_secret"}, {"secret_file", standin().file("client_secret")}});
+  }
+
+  // Starts the agent on these credentials and waits until it made its segment.
+  void start_agent(const std::vector<json>& credentials, std::vector<std::string> env = {},
+                   std::vector<std::string> prefix = {}) {
+    const json config = {{"runtime_dir", run_dir().string()},
+                         {"listen", ""},
+                         {"log", {{"level", "debug"}}},
+                         {"credentials", credentials}};
+    test::write_file(dir_ / "config.json", config.dump());
+    std::vector<std::string> argv = std::move(prefix);
+    for (std::string a : {std::string(TOKENWELL_AGENT), std::string("--config"), (dir_ / "config.json").string()})
+      argv.push_back(a);
+    agent_ = std::make_unique<Child>(argv,
+        dir_ / "agent.out", dir_ / "agent.err", test::ChildOptions{.extra_env = std::move(env)});
+    for (int i = 0; i < 1000 && !reader_; ++i) {
+      if (tokenwell_open(run_dir().c_str(), &reader_) == TOKENWELL_OK) break;
+      ASSERT_EQ(agent_->wait_exit(10), -1) << "agent exited:\n" << test::read_file(dir_ / "agent.err");
+    }
+    ASSERT_NE(reader_, nullptr) << test::read_file(dir_ / "agent.err");
+  }
+
+  // Waits for a valid value newer than `after`; returns its generation.
+  std::uint64_t wait_valid(const std::string& name, std::uint64_t after = 0, int timeout_ms = 30000) {
+    for (;;) {
+      std::uint64_t gen = 0;
+      const int rc = tokenwell_wait(reader_, name.c_str(), after, timeout_ms, &gen);
+      if (rc != TOKENWELL_OK) {
+        ADD_FAILURE() << name << ": no new generation after " << after << ": " << tokenwell_strerror(rc)
+                      << "\nagent stderr:\n" << test::read_file(dir_ / "agent.err");
+        return 0;
+      }
+      if (tokenwell_stat(reader_, name.c_str(), nullptr, nullptr, nullptr) == TOKENWELL_OK) return gen;
+      after = gen;  // the "pending" placeholder: wait for the real value
+    }
+  }
+
+  struct CliResult {
+    int exit_code;
+    std::string out, err;
+  };
+  CliResult cli(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {TOKENWELL_CLI, "--dir", run_dir().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::filesystem::remove(dir_ / "cli.out");
+    std::filesystem::remove(dir_ / "cli.err");
+    Child c(argv, dir_ / "cli.out", dir_ / "cli.err");
+    const int rc = c.wait_exit(10000);
+    return {rc, test::read_file(dir_ / "cli.out"), test::read_file(dir_ / "cli.err")};
+  }
+
+  // `tokenwell get NAME --json`: the username is the token's oid claim.
+  void expect_published_with_oid(const std::string& name, const std::string& oid) {
+    SCOPED_TRACE(name);
+    wait_valid(name);
+    const auto r = cli({"get", name, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto got = json::parse(r.out);
+    EXPECT_EQ(got["name"], name);
+    EXPECT_EQ(got["username"], oid);
+    EXPECT_GT(got["generation"].get<std::uint64_t>(), 0u);
+    const auto claims = parse_jwt_payload(got["token"].get<std::string>());
+    ASSERT_TRUE(claims);
+    EXPECT_EQ(claims->claims["oid"], oid);
+    EXPECT_EQ(claims->claims["aud"], "https://redis.azure.com");
+    EXPECT_EQ(claims->claims["exp"], got["expires_at"]);
+  }
+
+  test::TempDir dir_;
+  std::unique_ptr<StandIn> standin_;
+  std::unique_ptr<Child> agent_;
+  tokenwell* reader_ = nullptr;
+};
+
+TEST_F(EntraAgent, EveryAuthMethodPublishesATokenWhoseUsernameIsTheOid) {
+  test::ProjectedFile federated(dir_.path(), "azure-identity-token");
+  federated.write(standin().federated_token());
+  const auto& identities = standin().info()["config"]["managed_identities"];
+  const std::string imds = standin().http_base_url() + "metadata/identity/oauth2/token";
+  start_agent(
+      {secret_credential("secret"),
+       entra("cert-ps256", {{"method", "client_certificate"}, {"certificate_file", standin().file("client_certificate")}}),
+       entra("cert-rs256", {{"method", "client_certificate"},
+                            {"certificate_file", standin().file("client_certificate")},
+                            {"algorithm", "RS256"},
+                            {"send_x5c", true}}),
+       // On AKS the webhook's variables are all an entry needs.
+       {{"name", "workload"}, {"source", "entra"}, {"ca_file", standin().ca_file()}},
+       {{"name", "imds-system"}, {"source", "entra"}, {"auth", {{"method", "managed_identity"}, {"endpoint", imds}}}},
+       {{"name", "imds-user"},
+        {"source", "entra"},
+        {"auth", {{"method", "managed_identity"}, {"endpoint", imds}, {"client_id", identities[1]["client_id"]}}}}},
+      {"AZURE_TENANT_ID=" + standin().tenant(), "AZURE_CLIENT_ID=" + standin().client_id(),
+       "AZURE_FEDERATED_TOKEN_FILE=" + federated.path().string(), "AZURE_AUTHORITY_HOST=" + standin().base_url()});
+  for (const char* name : {"secret", "cert-ps256", "cert-rs256", "workload"})
+    expect_published_with_oid(name, standin().oid());
+  expect_published_with_oid("imds-system", identities[0]["object_id"]);
+  expect_published_with_oid("imds-user", identities[1]["object_id"]);
+
+  std::vector<std::string> auths;
+  for (const auto& r : standin().token_requests()) auths.push_back(r.value("auth", ""));
+  for (const char* a : {"client_secret#1", "client_assertion:PS256", "client_assertion:RS256"})
+    EXPECT_NE(std::find(auths.begin(), auths.end(), a), auths.end()) << a;
+}
+
+TEST_F(EntraAgent, AppServiceManagedIdentityFromItsEnvironment) {
+  const auto& identities = standin().info()["config"]["managed_identities"];
+  start_agent({{{"name", "redis"},
+                {"source", "entra"},
+                {"auth", {{"method", "managed_identity"}, {"object_id", identities[1]["object_id"]}}}}},
+              {"IDENTITY_ENDPOINT=" + standin().http_base_url() + "msi/token",
+               "IDENTITY_HEADER=" + standin().info()["config"]["app_service"]["identity_header"].get<std::string>()});
+  expect_published_with_oid("redis", identities[1]["object_id"]);
+}
+
+TEST_F(EntraAgent, OutageServesTheLastTokenUntilItsExpThenRecovers) {
+  standin().admin(HttpMethod::post, "/settings", {{"token_lifetime", 6}});
+  auto c = secret_credential("redis");
+  c["refresh"] = {{"retry_min", "1s"}, {"retry_max", "2s"}};
+  start_agent({c});
+  const std::uint64_t g1 = wait_valid("redis");
+  standin().fault({{"mode", "down"}});
+
+  // Every read until the token's exp gets that token; the first read that
+  // does not is "no valid value", at or after exp — never an error earlier.
+  char token[16384];
+  size_t len = 0;
+  std::int64_t exp = 0;
+  std::uint64_t gen = 0;
+  ASSERT_EQ(tokenwell_read(reader_, "redis", token, sizeof token, &len, nullptr, 0, &exp, &gen), TOKENWELL_OK);
+  const std::string served(token, len);
+  int reads = 0;
+  for (;;) {
+    std::int64_t e = 0;
+    const int rc = tokenwell_read(reader_, "redis", token, sizeof token, &len, nullptr, 0, &e, &gen);
+    if (rc != TOKENWELL_OK) {
+      EXPECT_EQ(rc, TOKENWELL_ENOVALUE) << tokenwell_strerror(rc);
+      EXPECT_GE(time(nullptr), exp) << "the token stopped being served before its exp";
+      break;
+    }
+    ++reads;
+    EXPECT_EQ(std::string(token, len), served);
+    EXPECT_EQ(e, exp);
+    // Bounded: a 6-second token outlives at most ~10 s of 1 ms naps.
+    ASSERT_LT(reads, 20000) << "still served long after exp " << exp;
+    usleep(1000);
+  }
+  EXPECT_EQ(gen, g1) << "nothing new was published while the IdP was down";
+  const auto r = cli({"get", "redis"});
+  EXPECT_EQ(r.exit_code, 4) << "expired: no valid value";
+  EXPECT_EQ(r.out, "");
+
+  // Retries go on after the token expired (a refused connection is not in
+  // the stand-in's log, so count what the agent says it tried): wait for
+  // five failures, which also keeps the outage longer than a lifetime.
+  const auto failures = [&] {
+    const std::string log = test::read_file(dir_ / "agent.err");
+    std::size_t n = 0;
+    for (auto p = log.find("refresh failed"); p != std::string::npos; p = log.find("refresh failed", p + 1)) ++n;
+    return n;
+  };
+  for (int i = 0; i < 3000 && failures() < 5; ++i) ASSERT_EQ(agent_->wait_exit(10), -1);
+  ASSERT_GE(failures(), 5u) << "retries stopped during the outage";
+
+  const auto failed_before_return = standin().token_requests().size();
+  standin().fault({{"mode", "up"}});
+  const auto returned = std::chrono::system_clock::now();
+  wait_valid("redis", gen);
+  EXPECT_EQ(cli({"get", "redis"}).exit_code, 0);
+  // The first request after the return got the new token: no gap
+  // longer than retry_max (2 s) plus generous slack for a loaded machine.
+  const auto requests = standin().token_requests();
+  ASSERT_GT(requests.size(), failed_before_return);
+  const double first_after = requests.back()["time"].get<double>();
+  const double back = std::chrono::duration<double>(returned.time_since_epoch()).count();
+  EXPECT_LT(first_after - back, 2.0 + 5.0);
+  EXPECT_EQ(requests.back()["status"], 200);
+}
+
+TEST_F(EntraAgent, RetryAfterHoldsTheNextRequestBack) {
+  standin().admin(HttpMethod::post, "/settings", {{"token_lifetime", 6}});
+  auto c = secret_credential("redis");
+  c["refresh"] = {{"retry_min", "1s"}, {"retry_max", "2s"}};  // without Retry-After: back within 2 s
+  start_agent({c});
+  const std::uint64_t g1 = wait_valid("redis");
+  standin().fault({{"target", "token"}, {"mode", "status"}, {"status", 429}, {"retry_after", "4"}, {"count", 1}});
+  wait_valid("redis", g1);
+  const auto requests = standin().token_requests();
+  ASSERT_GE(requests.size(), 3u);
+  std::size_t throttled = 0;
+  for (std::size_t i = 0; i < requests.size(); ++i)
+    if (requests[i]["status"] == 429) throttled = i;
+  ASSERT_GT(throttled, 0u) << "no 429 was served";
+  ASSERT_LT(throttled + 1, requests.size());
+  const double wait = requests[throttled + 1]["time"].get<double>() - requests[throttled]["time"].get<double>();
+  EXPECT_GE(wait, 4.0) << "the agent came back before Retry-After";
+  EXPECT_EQ(requests[throttled + 1]["status"], 200);
+}
+
+TEST_F(EntraAgent, RotatedClientSecretIsUsedOnTheNextRequest) {
+  standin().admin(HttpMethod::post, "/settings", {{"token_lifetime", 6}});
+  auto c = secret_credential("redis");
+  const auto secret_file = dir_ / "client-secret";
+  test::write_file(secret_file, test::read_file(standin().file("client_secret")));
+  c["auth"]["secret_file"] = secret_file.string();
+  start_agent({c});
+  const std::uint64_t g1 = wait_valid("redis");
+  // The operator's rotation: a new secret registered, the file replaced
+  // atomically, the old secret revoked.
+  const std::string next = "rotated-client-secret-0123456789";
+  standin().admin(HttpMethod::post, "/settings", {{"add_secret", next}});
+  test::write_file(secret_file, next);
+  standin().admin(HttpMethod::post, "/settings", {{"revoke_secret", test::read_file(standin().file("client_secret"))}});
+  wait_valid("redis", g1);
+  const auto requests = standin().token_requests();
+  EXPECT_EQ(requests.back()["status"], 200);
+  EXPECT_EQ(requests.back()["auth"], "client_secret#2");
+  const std::string logs = test::read_file(dir_ / "agent.err");
+  EXPECT_EQ(logs.find(next), std::string::npos);
+}
+
+// The operating surface under abuse, on the real agent: a thousand idle
+// connections and slowloris clients on agent.sock, with the agent's default
+// limits and a default soft limit of 1,024 open files, while tokens rotate.
+// A reader keeps getting valid tokens and every refresh happens.
+TEST_F(EntraAgent, AThousandIdleConnectionsAndSlowlorisDoNotStopReadersOrRefreshes) {
+  constexpr int kIdle = 1000;
+  constexpr int kSlow = 4;
+  ASSERT_TRUE(testing::ensure_open_files(2 * kIdle + 256)) << "cannot raise RLIMIT_NOFILE";
+  standin().admin(HttpMethod::post, "/settings", {{"token_lifetime", 6}});
+  start_agent({secret_credential("redis")}, {}, {"/usr/bin/prlimit", "--nofile=1024:", "--"});
+  const std::uint64_t g1 = wait_valid("redis");
+  const auto socket = run_dir() / "agent.sock";
+
+  std::vector<testing::TestClient> idle;
+  for (int i = 0; i < kIdle; ++i) {
+    idle.push_back(testing::TestClient::unix_socket(socket));
+    ASSERT_TRUE(idle.back().connected()) << i << ": " << strerror(errno) << " " << socket;
+  }
+  // Slowloris clients: a request's headers started and never finished.
+  std::vector<testing::TestClient> slow;
+  for (int i = 0; i < kSlow; ++i) slow.push_back(testing::slowloris(socket));
+  std::vector<bool> cut_off(kSlow, false);
+  const auto all_cut_off = [&] {
+    for (int i = 0; i < kSlow; ++i)
+      if (!cut_off[i]) cut_off[i] = slow[i].wait_closed(0ms);
+    return std::all_of(cut_off.begin(), cut_off.end(), [](bool b) { return b; });
+  };
+
+  // Until the slow clients are cut off (the default 10 s header timeout)
+  // and at least two refreshes of the 6-second token have been published.
+  testing::TestClient reader = testing::TestClient::unix_socket(socket);
+  unsigned served = 0;
+  std::uint64_t gen = g1;
+  while (!all_cut_off() || gen < g1 + 2) {
+    auto r = reader.request("GET", "/v1/credentials/redis");
+    if (!r || r->result_int() != 200 || ++served > 2'000'000u) {
+      ADD_FAILURE() << "after " << served << " requests at generation " << gen << ": "
+                    << (r ? r->body() : std::string("no answer")) << "\nagent:\n"
+                    << test::read_file(dir_ / "agent.err");
+      break;
+    }
+    const auto body = json::parse(r->body());
+    EXPECT_GT(body["expires_at"].get<std::int64_t>(), time(nullptr) - 1) << "an expired token was served";
+    gen = body["generation"];
+  }
+  EXPECT_GE(gen, g1 + 2);
+  // The idle ones were all still connected (their limit is the idle timeout).
+  for (auto& c : idle) EXPECT_FALSE(c.wait_closed(0ms));
+  std::printf("%d idle + %d slowloris: %u requests served, generation %llu -> %llu\n", kIdle, kSlow, served,
+              static_cast<unsigned long long>(g1), static_cast<unsigned long long>(gen));
+}
+
+}  // namespace
+}  // namespace tw
