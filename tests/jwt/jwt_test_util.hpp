@@ -1,5 +1,5 @@
 // jwt_test_util.hpp -- the fixed test keys (tests/jwt/test_keys.json, made
-// once with python3-cryptography) and a forger of tokens with any header and
+// once with cryptography) and a forger of tokens with any header and
 // payload, for the JWT tests.
 #pragma once
 

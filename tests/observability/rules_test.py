@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 
-import yaml  # Debian's python3-yaml (scripts/install-deps.sh)
+import yaml  # PyYAML from the test venv (tests/python/requirements/test.txt)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RULES = os.path.join(ROOT, "deploy/prometheus/tokenwell-rules.yaml")

@@ -12,7 +12,7 @@ signing keyset, and a caller keeps the socket API busy.
         s.run()                                   # the timeline, then returns
         s.query_range('tokenwell_ready', s.started, s.ended)
 
-Needs /usr/bin/python3 with python3-cryptography (for the stand-in) and the
+Runs under the test venv, build/venv/test (cryptography for the stand-in) and the
 prometheus binary (Debian's package `prometheus`).
 """
 import dataclasses
@@ -30,7 +30,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STANDIN = os.path.join(ROOT, "tests/fakes/entra_standin.py")
 RULES = os.path.join(ROOT, "deploy/prometheus/tokenwell-rules.yaml")
-PYTHON = "/usr/bin/python3"  # Debian's, with python3-cryptography for the stand-in
+PYTHON = sys.executable  # the test venv (cryptography for the stand-in; cmake/TokenwellPythonVenvs.cmake)
 # The target labels the Prometheus Operator would add; the dashboard's
 # variables select on them.
 TARGET_LABELS = {"namespace": "demo", "pod": "orders-7d9f6-x2k4q"}

@@ -11,7 +11,7 @@ Starts, in a fresh directory:
 As a program it prints one JSON line once everything is ready, then runs
 until SIGTERM/SIGINT (or stdin closes, with --stop-on-eof), and stops everything it started:
 
-    python3 tests/redis/redis_env.py --agent build/agent/tokenwell-agent [--token-lifetime 20] \
+    build/venv/test/bin/python tests/redis/redis_env.py --agent build/agent/tokenwell-agent [--token-lifetime 20] \
         [--keyset '{"name": "sessions", "source": "generated", "algorithm": "ES256"}' ...]
     {"dir": ..., "tokenwell_dir": ..., "credential": "redis", "oid": ...,
      "standalone": {"host", "port"}, "cluster": {"nodes": [{"host", "port"}, ...]},
@@ -33,7 +33,7 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+PYTHON = sys.executable  # the test venv (build/venv/test): the stand-ins need cryptography
 
 
 def wait_until(ready, what, procs, timeout=60):
@@ -75,6 +75,7 @@ class Checks:
         print(("ok    " if ok else "FAIL  ") + what, flush=True)
         if not ok:
             self.failures.append(what)
+        return ok
 
     def show_logs_if_failed(self, info):
         if self.failures:

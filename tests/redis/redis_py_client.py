@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""redis_py_client.py -- the Python end-to-end client: Debian's redis-py with
-tokenwell.redis against the strict Azure Redis stand-in, for --duration seconds.
+"""redis_py_client.py -- the Python end-to-end client (tests/redis/clients.md): the redis-py of
+the venv it runs in (5.3, 6.4, 7.4 or 8.1) with tokenwell.redis against the strict Azure Redis
+stand-in, for --duration seconds.
 
-Threads as an application would have them: a writer (INCR/SET/GET, PUBLISH
-seq, RPUSH seq) on redis.Redis, a pub/sub subscriber (tokenwell.redis.Subscriber),
-a BLPOP reader, and a worker on redis.cluster.RedisCluster. With --no-reauth
-the clients get a static (username, token) read once at start, as code that
-ignores rotation would: the stand-in drops them when that token expires.
-Prints one JSON object with the counts.
+Threads as an application would have them: a writer (INCR/SET/GET, PUBLISH seq, RPUSH seq) on
+redis.Redis with the streaming CredentialProvider, a pub/sub subscriber (tokenwell.redis.Subscriber),
+a BLPOP reader, and a worker on redis.cluster.RedisCluster with the same provider. With --no-reauth
+the clients get a static (username, token) read once at start, as code that ignores rotation
+would: the stand-in drops them when that token expires. Prints one JSON object with the counts.
 """
 
 import argparse
@@ -60,6 +60,7 @@ def main():
     ap.add_argument("--name", default="redis")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--cluster-host", default="127.0.0.1")
     ap.add_argument("--cluster-port", type=int, required=True)
     ap.add_argument("--duration", type=float, required=True)
     ap.add_argument("--tag", default="py")
@@ -75,12 +76,13 @@ def main():
         def make():
             return redis.Redis(host=a.host, port=a.port, username=user, password=token)
         def make_cluster():
-            return RedisCluster(startup_nodes=[ClusterNode(a.host, a.cluster_port)], username=user, password=token)
+            return RedisCluster(startup_nodes=[ClusterNode(a.cluster_host, a.cluster_port)], username=user,
+                                password=token)
     else:
         def make():
-            return tokenwell.redis.client(a.name, a.dir, host=a.host, port=a.port)
+            return redis.Redis(host=a.host, port=a.port, credential_provider=provider)
         def make_cluster():
-            return tokenwell.redis.cluster_client(a.name, a.dir, host=a.host, port=a.cluster_port)
+            return RedisCluster(host=a.cluster_host, port=a.cluster_port, credential_provider=provider)
     end = time.monotonic() + a.duration
     writer_done = threading.Event()
     subscribed = threading.Event()  # the first PUBLISH waits for the subscription
@@ -186,9 +188,10 @@ def main():
         t.start()
     for t in threads:
         t.join()
-    out = dict(counts.c, client="python", reauth=not a.no_reauth, first_generation=first_generation,
+    out = dict(counts.c, client=f"redis-py {redis.__version__}", reauth=not a.no_reauth, first_generation=first_generation,
                last_generation=provider.generation(), first_error=counts.first_error,
-               redis_py=redis.__version__)
+               reauths=provider.deliveries, redis_py=redis.__version__,
+               notes="RESP2; pub/sub through tokenwell.redis.Subscriber (make-before-break)")
     print(json.dumps(out), flush=True)
 
 

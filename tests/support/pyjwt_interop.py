@@ -1,5 +1,5 @@
-#!/usr/bin/python3
-"""PyJWT (Debian python3-jwt) as the independent JOSE implementation of the
+#!/usr/bin/env python3
+"""PyJWT (pinned in tests/python/requirements/test.txt, the test venv) as the independent JOSE implementation of the
 interop tests (tests/jwt/interop_test.cpp, tests/keysets).
 
   pyjwt_interop.py verify JWKS_FILE TOKEN   -> claims JSON on stdout

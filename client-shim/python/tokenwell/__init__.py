@@ -11,13 +11,13 @@ system call, no IdP call.
         tw.wait("redis", after=cred.generation, timeout=60)   # next rotation
 
 Errors are tokenwell.Error with the library's code (`.code`, e.g.
-tokenwell.ENOVALUE) and its text. A Client may be used by many threads at
+tokenwell.ENOVALUE), its C name (`.name`, "ENOVALUE") and its text. A Client may be used by many threads at
 once; close() must not race with other calls. For redis-py see
 tokenwell.redis.
 """
 
 from ._lib import (EBUSY, EFORMAT, EINVAL, ENOMEM, ENOTFOUND, ENOVALUE, ESYSTEM, ETIMEOUT, ETOOSMALL,
-                   EUNAVAILABLE, EVERSION, OK, Client, Credential, Error, library_version)
+                   EUNAVAILABLE, EVERSION, NAMES, OK, Client, Credential, Error, library_version)
 
-__all__ = ["Client", "Credential", "Error", "library_version", "OK", "EINVAL", "ENOTFOUND", "ENOVALUE",
+__all__ = ["Client", "Credential", "Error", "library_version", "NAMES", "OK", "EINVAL", "ENOTFOUND", "ENOVALUE",
            "EUNAVAILABLE", "EFORMAT", "EVERSION", "ETOOSMALL", "ETIMEOUT", "EBUSY", "ENOMEM", "ESYSTEM"]

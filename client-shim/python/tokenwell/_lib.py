@@ -8,6 +8,10 @@ import threading
 # Return codes of tokenwell.h (its range is 0-99); never renumbered.
 OK, EINVAL, ENOTFOUND, ENOVALUE, EUNAVAILABLE, EFORMAT, EVERSION = 0, 1, 2, 3, 4, 5, 6
 ETOOSMALL, ETIMEOUT, EBUSY, ENOMEM, ESYSTEM = 7, 8, 9, 10, 11
+# The C names (TOKENWELL_ without its prefix), the same in every binding.
+NAMES = {OK: "OK", EINVAL: "EINVAL", ENOTFOUND: "ENOTFOUND", ENOVALUE: "ENOVALUE", EUNAVAILABLE: "EUNAVAILABLE",
+         EFORMAT: "EFORMAT", EVERSION: "EVERSION", ETOOSMALL: "ETOOSMALL", ETIMEOUT: "ETIMEOUT", EBUSY: "EBUSY",
+         ENOMEM: "ENOMEM", ESYSTEM: "ESYSTEM"}
 KIND_CREDENTIAL, KIND_KEYSET = 1, 2
 FIELD_SECRET, FIELD_USERNAME, FIELD_PUBLIC = 1, 2, 4  # tokenwell_entry.too_small bits
 OPEN_MISSING_OK = 1  # tokenwell_open_v2() flag
@@ -60,13 +64,17 @@ def _load():
 
 
 class Error(Exception):
-    """A libtokenwell error: .code is the TOKENWELL_* code."""
+    """A libtokenwell error: .code is the TOKENWELL_* code, .name its C name ("ENOVALUE")."""
 
     def __init__(self, code, message=None):
         self.code = code
         if message is None:
             message = _load().tokenwell_strerror(code).decode()
         super().__init__(message)
+
+    @property
+    def name(self):
+        return NAMES.get(self.code, f"E{self.code}")
 
 
 def library_version():

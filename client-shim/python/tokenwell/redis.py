@@ -1,59 +1,77 @@
-"""redis-py integration: tokens from tokenwell, re-AUTH on rotation.
+"""redis-py integration: tokens from tokenwell, re-AUTH on rotation (redis-py >= 5.3).
 
-Three ways in, for every redis-py version:
+    provider = tokenwell.redis.CredentialProvider("redis")           # waits up to 30 s for a first value
+    r = redis.Redis(host=..., credential_provider=provider)          # or tokenwell.redis.client("redis", ...)
+    rc = RedisCluster(host=..., credential_provider=provider)        # or tokenwell.redis.cluster_client(...)
 
-  - CredentialProvider(name, dir=None): redis-py's credential-provider
-    interface (>= 4.4: get_credentials() -> (username, token)) and redis-py
-    >= 5.3's StreamingCredentialProvider (on_next / on_error / is_streaming):
-    on each rotation it calls the registered callback with a token object
-    (try_get("oid"), get_value(), ...) so the pool re-AUTHs its connections.
+CredentialProvider is redis-py's StreamingCredentialProvider: get_credentials()
+gives a new connection the current (username, token) -- (token,) alone when the
+credential has no username, so redis-py sends a password-only AUTH as the
+`default` user -- and on every rotation a watcher thread hands the new token to
+the callbacks redis-py registered (on_next), which re-AUTH the pool's idle
+connections at once and its busy ones when they are released. A callback that
+fails (WRONGPASS because Redis saw the token a moment early, a pooled
+connection the server closed while idle) is called again with the same token
+after a short backoff; no failure stops the watcher.
 
-        r = redis.Redis(host=..., credential_provider=tokenwell.redis.CredentialProvider("redis"))
+Pub/sub: Subscriber(r, provider, channel) keeps a subscription across
+rotations on RESP2 and RESP3 by subscribing a new connection before dropping
+the old one (make-before-break); its connections are never re-AUTHed in place.
+redis-py's own in-place re-AUTH of a RESP3 pubsub() races get_message() on the
+same socket (the AUTH is sent from the provider's thread) and can lose a message.
 
-  - connection_class(name, dir=None): a redis.Connection subclass for
-    redis-py without credential providers (Debian bookworm ships 4.3.4). It
-    AUTHs on connect and, before each command, compares the credential's
-    generation with the one it AUTHed with (a shared-memory read, no system
-    call) and re-AUTHs an open pooled connection when it changed.
-
-        r = tokenwell.redis.client("redis", host=..., port=...)          # redis.Redis
-        rc = tokenwell.redis.cluster_client("redis", host=..., port=...) # redis.cluster.RedisCluster
-
-  - Subscriber: a RESP2 subscriber cannot AUTH (Redis refuses AUTH in
-    subscribed mode), so on rotation it subscribes a new connection first,
-    then unsubscribes and closes the old one: no message is lost.
-
-Thread safety: a CredentialProvider and the connection classes may be shared
-by threads; a Subscriber belongs to one thread, like redis-py's PubSub.
+Thread safety: a CredentialProvider may be shared by threads and clients; a
+Subscriber belongs to one thread, like redis-py's PubSub.
 """
 
+import logging
 import threading
 import time
 
 import redis as _redis
 from redis.exceptions import AuthenticationError
 
-from . import ENOTFOUND, ETIMEOUT, Client, Error
-
-try:  # redis-py >= 5.3
-    from redis.credentials import StreamingCredentialProvider as _ProviderBase
-except ImportError:
-    try:  # redis-py >= 4.4
-        from redis.credentials import CredentialProvider as _ProviderBase
-    except ImportError:  # older: nothing to inherit, the interface is duck-typed
-        _ProviderBase = object
+from . import EBUSY, ENOTFOUND, ENOVALUE, ETIMEOUT, EUNAVAILABLE, Client, Error
 
 try:
+    from redis.credentials import CredentialProvider as _PlainProviderBase
+    from redis.credentials import StreamingCredentialProvider as _ProviderBase
     from redis.auth.token import TokenInterface as _TokenBase
-except ImportError:
-    _TokenBase = object
+except ImportError:  # redis-py < 5.3: no streaming credential providers
+    _ProviderBase = None
+
+log = logging.getLogger("tokenwell.redis")
+
+if _ProviderBase is None:
+    raise ImportError(f"tokenwell.redis needs redis-py >= 5.3 (a StreamingCredentialProvider); this is "
+                      f"redis-py {_redis.__version__}. Older redis-py: read tokenwell.Client().get(name) "
+                      f"and AUTH yourself, see client-shim/python/README.md")
+
+# Re-AUTH of a generation whose callback failed: 0.1 s, 0.2 s, ... at most 5 s apart, 10 tries (~25 s),
+# then the next rotation (or a restart of the watch) tries again.
+RETRY_FIRST, RETRY_MAX, RETRY_TRIES = 0.1, 5.0, 10
+
+
+class CredentialError(Error, AuthenticationError):
+    """No valid credential for a connection: a tokenwell.Error (.code, .name: the C library's
+    TOKENWELL_E* code and name) that redis-py and callers also see as its AuthenticationError."""
+
+
+def _username(credential):
+    return credential.username or "default"
 
 
 class Token(_TokenBase):
-    """What a streaming provider hands redis-py on rotation (redis.auth.token.TokenInterface)."""
+    """What the provider hands redis-py on rotation (redis.auth.token.TokenInterface).
+    try_get("oid") is the username redis-py re-AUTHs with: "default" when the credential has none."""
 
-    def __init__(self, credential):
+    def __init__(self, credential, received_at=None):
         self._c = credential
+        self._received_ms = int((received_at or time.time()) * 1000)
+
+    @property
+    def generation(self):
+        return self._c.generation
 
     def is_expired(self):
         return self._c.expires_at != 0 and time.time() >= self._c.expires_at
@@ -62,7 +80,7 @@ class Token(_TokenBase):
         return -1 if self._c.expires_at == 0 else max(0.0, self._c.expires_at - time.time())
 
     def try_get(self, key):
-        return {"oid": self._c.username, "username": self._c.username}.get(key)
+        return {"oid": _username(self._c), "username": _username(self._c)}.get(key)
 
     def get_value(self):
         return self._c.token
@@ -71,39 +89,83 @@ class Token(_TokenBase):
         return self._c.expires_at * 1000
 
     def get_received_at_ms(self):
-        return int(time.time() * 1000)
+        return self._received_ms
 
     def __repr__(self):
         return f"tokenwell.redis.Token(username={self._c.username!r}, generation={self._c.generation})"
 
 
 class CredentialProvider(_ProviderBase):
-    """redis-py credential provider fed by the tokenwell segment."""
+    """redis-py StreamingCredentialProvider fed by the tokenwell segment.
 
-    def __init__(self, name, dir=None, client=None):
+    CredentialProvider(name, dir=None, timeout=30.0): dir, else $TOKENWELL_DIR, else /run/tokenwell.
+    The first get_credentials() waits up to `timeout` seconds for the segment to appear and the
+    first valid value (an application may start before its agent's first publish), then raises
+    CredentialError with the C library's code: EUNAVAILABLE (no segment: agent not running, wrong
+    dir), ENOTFOUND (no credential of that name) or ENOVALUE (not fetched yet or expired). Later
+    calls answer at once.
+    """
+
+    def __init__(self, name, dir=None, client=None, timeout=30.0):
+        if not isinstance(name, str) or not name:
+            raise ValueError("credential name must be a non-empty str")
         self.name = name
-        self.client = client or Client(dir)
+        self.timeout = timeout
+        self.client = client or Client(dir, missing_ok=True)
+        self._dir = dir
         self._lock = threading.Lock()
         self._on_next = []
         self._on_error = []
         self._watcher = None
         self._stop = threading.Event()
+        self._ready = False
+        self.deliveries = 0        # on_next calls that succeeded
+        self.callback_failures = 0  # on_next calls that raised (each retried)
 
-    # -- the plain interface (redis-py >= 4.4)
+    # -- the plain interface
     def credential(self):
-        return self.client.get(self.name)
+        """The current tokenwell.Credential, waiting for the first one as described above."""
+        if self._ready:
+            return self.client.get(self.name)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                c = self.client.get(self.name)
+                self._ready = True
+                return c
+            except Error as e:
+                if e.code not in (EUNAVAILABLE, ENOTFOUND, ENOVALUE, EBUSY):
+                    raise CredentialError(e.code, str(e)) from None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise CredentialError(e.code, f"{e.name}: no valid credential {self.name!r} within "
+                                                  f"{self.timeout:g} s: {e}") from None
+                self._wait_for_change(min(left, 1.0))
+
+    def _wait_for_change(self, seconds):
+        """Blocks until the entry (or the segment) changes, or `seconds` pass."""
+        try:
+            after = self.client.generation(self.name)
+        except Error:
+            after = 0
+        try:
+            self.client.wait(self.name, after=after, timeout=seconds)
+        except Error as e:
+            if e.code != ETIMEOUT:
+                time.sleep(min(seconds, 0.1))  # whatever it was, the next read says it again
 
     def get_credentials(self):
         c = self.credential()
-        return (c.username, c.token)
+        return (_username(c), c.token) if c.username else (c.token,)
 
     async def get_credentials_async(self):
-        return self.get_credentials()
+        import asyncio
+        return await asyncio.get_running_loop().run_in_executor(None, self.get_credentials)
 
     def generation(self):
         return self.client.generation(self.name)
 
-    # -- the streaming interface (redis-py >= 5.3)
+    # -- the streaming interface
     def is_streaming(self):
         return True
 
@@ -111,7 +173,14 @@ class CredentialProvider(_ProviderBase):
         with self._lock:
             self._on_next.append(callback)
             if self._watcher is None:
-                self._watcher = threading.Thread(target=self._watch, name=f"tokenwell-{self.name}", daemon=True)
+                # Every generation after the one current now reaches the callbacks (read here,
+                # not in the thread: a publish right after on_next must not be missed).
+                try:
+                    seen = self.client.generation(self.name)
+                except Error:
+                    seen = 0
+                self._watcher = threading.Thread(target=self._watch, args=(seen,), name=f"tokenwell-{self.name}",
+                                                 daemon=True)
                 self._watcher.start()
 
     def on_error(self, callback):
@@ -119,129 +188,124 @@ class CredentialProvider(_ProviderBase):
             self._on_error.append(callback)
 
     def close(self):
+        """Stops the watcher (the connections keep their current authentication)."""
         self._stop.set()
 
-    def _watch(self):
-        try:
-            seen = self.client.generation(self.name)
-        except Error:
-            seen = 0
+    def _report(self, error):
+        """Tells the on_error callbacks; redis-py's own re-raises (EventException): never our problem."""
+        with self._lock:
+            callbacks = list(self._on_error)
+        for cb in callbacks:
+            try:
+                cb(error)
+            except Exception as e:  # noqa: BLE001 -- a listener's failure must not stop the watch
+                log.debug("tokenwell: on_error callback raised %s", type(e).__name__)
+
+    def _watch(self, seen):
+        expiry_reported = 0
         while not self._stop.is_set():
             try:
-                seen = self.client.wait(self.name, after=seen, timeout=1.0)
-                token = Token(self.credential())
-            except Error as e:
-                if e.code in (ETIMEOUT, ENOTFOUND):
+                try:
+                    gen = self.client.wait(self.name, after=seen, timeout=1.0)
+                except Error as e:
+                    if e.code in (ETIMEOUT, ENOTFOUND, EUNAVAILABLE):
+                        if e.code != ETIMEOUT:
+                            self._stop.wait(0.2)  # no entry or segment yet: not a busy loop
+                        continue
+                    raise
+                seen = gen
+                try:
+                    token = Token(self.client.get(self.name))
+                except Error as e:
+                    if e.code == ENOVALUE and expiry_reported != gen:
+                        expiry_reported = gen  # expired and not replaced: reported once per generation
+                        self._report(e)
+                    elif e.code != ENOVALUE:
+                        raise
                     continue
-                for cb in list(self._on_error):
-                    cb(e)
+                seen = max(seen, token.generation)
+                self._deliver(token)
+            except Exception as e:  # noqa: BLE001 -- the watcher never dies: report, back off, go on
+                log.warning("tokenwell: watching %r: %s: %s", self.name, type(e).__name__, e)
+                self._report(e)
                 self._stop.wait(1.0)
-                continue
-            for cb in list(self._on_next):
+
+    def _deliver(self, token):
+        """Calls every on_next callback with token; retries the ones that fail with a bounded
+        backoff until they succeed, RETRY_TRIES pass, or a newer generation replaces it."""
+        with self._lock:
+            pending = list(self._on_next)
+        for attempt in range(RETRY_TRIES + 1):
+            failed = []
+            for cb in pending:
                 try:
                     cb(token)
-                except Exception as e:  # a failed re-AUTH: tell redis-py's error listeners
-                    for ecb in list(self._on_error):
-                        ecb(e)
-
-
-class _TokenwellConnectionMixin:
-    """AUTH on connect; re-AUTH before a command when the generation changed."""
-
-    tokenwell_provider = None  # set by connection_class()
-
-    def on_connect(self):
-        try:
-            c = self.tokenwell_provider.credential()
-        except Error as e:  # no valid token (agent down, IdP down past expiry): a redis-py error
-            raise AuthenticationError(f"tokenwell: {e}") from e
-        self.username, self.password = c.username, c.token
-        self.tokenwell_generation = c.generation
-        try:
-            super().on_connect()
-        finally:
-            self.password = None  # the token lives in the segment, not in every connection
-        self.tokenwell_auths = getattr(self, "tokenwell_auths", 0) + 1
-
-    def _tokenwell_reauth(self):
-        try:
-            c = self.tokenwell_provider.credential()
-        except Error:
-            return  # no valid value now: keep the current authentication, the server decides
-        try:
-            self.send_packed_command(self.pack_command("AUTH", c.username, c.token), check_health=False)
-            reply = self.read_response()
-        except (_redis.exceptions.ConnectionError, _redis.exceptions.TimeoutError):
-            # Closed while idle (e.g. its old token expired in the pool): nothing
-            # of the caller's was sent yet, so a fresh connection is transparent.
-            self.disconnect()
-            self.connect()
-            return
-        if reply not in (b"OK", "OK"):
-            raise AuthenticationError(f"re-AUTH refused: {reply}")
-        self.tokenwell_generation = c.generation
-        self.tokenwell_auths = getattr(self, "tokenwell_auths", 0) + 1
-
-    def send_packed_command(self, command, check_health=True):
-        # Not on a PubSub connection (it registers a connect callback): replies may be pending there.
-        if (self._sock is not None and check_health and not self._connect_callbacks and
-                getattr(self, "tokenwell_generation", None) is not None):
+                    self.deliveries += 1
+                except Exception as e:  # noqa: BLE001 -- a failed re-AUTH: told, then retried
+                    self.callback_failures += 1
+                    failed.append(cb)
+                    log.warning("tokenwell: re-AUTH with generation %d of %r failed (try %d): %s: %s",
+                                token.generation, self.name, attempt + 1, type(e).__name__, e)
+                    self._report(e)
+            if not failed:
+                return
+            pending = failed
+            if self._stop.wait(min(RETRY_MAX, RETRY_FIRST * 2 ** attempt)):
+                return
             try:
-                current = self.tokenwell_provider.generation()
+                if self.client.generation(self.name) != token.generation:
+                    return  # a newer generation: the watch loop delivers that one to every callback
             except Error:
-                current = self.tokenwell_generation
-            if current != self.tokenwell_generation:
-                self._tokenwell_reauth()
-        return super().send_packed_command(command, check_health)
+                pass
+        log.warning("tokenwell: gave up re-AUTHing %d connection group(s) with generation %d of %r",
+                    len(pending), token.generation, self.name)
 
 
-def connection_class(name, dir=None, base=None, provider=None, **base_kwargs):
-    """A redis.Connection subclass (or of `base`) bound to tokenwell credential `name`.
-    base_kwargs are defaults for base's constructor (e.g. ssl_ca_certs for SSLConnection)."""
-    base = base or _redis.Connection
-    provider = provider or CredentialProvider(name, dir)
-    attrs = {"tokenwell_provider": provider}
-    if base_kwargs:
-        def __init__(self, **kwargs):
-            base.__init__(self, **{**base_kwargs, **kwargs})
-        attrs["__init__"] = __init__
-    return type(f"Tokenwell{base.__name__}", (_TokenwellConnectionMixin, base), attrs)
+class _PlainView(_PlainProviderBase):
+    """The provider's current credentials without the streaming interface: connections made
+    through it are never re-AUTHed in place by redis-py (Subscriber's)."""
+
+    def __init__(self, provider):
+        self._provider = provider
+
+    def get_credentials(self):
+        return self._provider.get_credentials()
 
 
-def client(name, dir=None, **kwargs):
-    """redis.Redis (any of its arguments: host, port, ssl, unix_socket_path, ...) whose
-    connections AUTH with `name` and re-AUTH on rotation."""
-    r = _redis.Redis(**kwargs)
-    # Nothing is connected yet: the pool's class (Connection, SSLConnection, ...) gets the mixin.
-    pool = r.connection_pool
-    pool.connection_class = connection_class(name, dir, base=pool.connection_class)
-    return r
+def client(name, dir=None, timeout=30.0, **kwargs):
+    """redis.Redis (any of its arguments: host, port, ssl, protocol, ...) with a
+    CredentialProvider for `name`: AUTH on connect, re-AUTH on rotation."""
+    return _redis.Redis(credential_provider=CredentialProvider(name, dir, timeout=timeout), **kwargs)
 
 
-def cluster_client(name, dir=None, host="localhost", port=6379, **kwargs):
-    """redis.cluster.RedisCluster whose node connections AUTH with `name` and re-AUTH on rotation."""
+def cluster_client(name, dir=None, host="localhost", port=6379, timeout=30.0, **kwargs):
+    """redis.cluster.RedisCluster with a CredentialProvider for `name` on every node's pool."""
     from redis.cluster import RedisCluster
-    # RedisCluster passes connection_class to its nodes' pools only when built from a URL;
-    # and it swaps in SSLConnection for ssl=True, so TLS goes into the class itself.
-    if kwargs.pop("ssl", False):
-        ssl_options = {k: kwargs.pop(k) for k in list(kwargs) if k.startswith("ssl_")}
-        cls = connection_class(name, dir, base=_redis.SSLConnection, **ssl_options)
-    else:
-        cls = connection_class(name, dir)
-    url = kwargs.pop("url", None) or f"redis://{host}:{port}"
-    return RedisCluster(url=url, connection_class=cls, **kwargs)
+    return RedisCluster(host=host, port=port, credential_provider=CredentialProvider(name, dir, timeout=timeout),
+                        **kwargs)
 
 
 class Subscriber:
-    """Pub/sub that survives rotations: make-before-break re-subscription.
+    """Pub/sub that survives rotations on RESP2 and RESP3: make-before-break re-subscription.
 
         sub = Subscriber(r, provider, "events")
         while True:
             msg = sub.get_message(timeout=1.0)   # dicts as redis-py's PubSub returns
+
+    A RESP2 subscriber cannot AUTH (Redis refuses AUTH in subscribed mode), and redis-py's
+    RESP3 in-place re-AUTH races get_message(); so on each new generation a new connection
+    subscribes first, then the old one unsubscribes, and what it delivered meanwhile is returned
+    first (a message may then come twice, never not at all).
     """
 
     def __init__(self, redis_client, provider, *channels):
-        self._client, self._provider, self._channels = redis_client, provider, channels
+        self._provider, self._channels = provider, channels
+        pool = redis_client.connection_pool
+        kwargs = dict(pool.connection_kwargs, credential_provider=_PlainView(provider))
+        kwargs.pop("username", None)
+        kwargs.pop("password", None)
+        self._client = _redis.Redis(connection_pool=_redis.ConnectionPool(
+            connection_class=pool.connection_class, **kwargs))
         self._buffer = []
         self.resubscriptions = 0
         self._generation = provider.generation()
@@ -254,7 +318,7 @@ class Subscriber:
         deadline = time.monotonic() + 10
         while confirmed < len(self._channels):
             if time.monotonic() > deadline:
-                raise TimeoutError("no subscribe confirmation from Redis")
+                raise _redis.TimeoutError("no subscribe confirmation from Redis")
             m = ps.get_message(timeout=1.0)
             if m and m["type"] == "subscribe":
                 confirmed += 1
@@ -263,17 +327,21 @@ class Subscriber:
     def _rotate(self):
         new = self._subscribe()
         old, self._pubsub = self._pubsub, new
-        old.unsubscribe()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # what the old one got before unsubscribing, in order
-            m = old.get_message(timeout=1.0)
-            if m is None:
-                continue
-            if m["type"] == "unsubscribe" and m["data"] == 0:
-                break
-            if m["type"] in ("message", "pmessage"):
-                self._buffer.append(m)
-        old.close()
+        try:
+            old.unsubscribe()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # what the old one got before unsubscribing, in order
+                m = old.get_message(timeout=1.0)
+                if m is None:
+                    continue
+                if m["type"] == "unsubscribe" and m["data"] == 0:
+                    break
+                if m["type"] in ("message", "pmessage"):
+                    self._buffer.append(m)
+        except _redis.ConnectionError:
+            pass  # the old connection is gone already (its token expired): nothing more to drain
+        finally:
+            old.close()
         self.resubscriptions += 1
 
     def get_message(self, timeout=1.0):
@@ -282,12 +350,12 @@ class Subscriber:
             try:
                 self._rotate()
                 self._generation = generation
-            except AuthenticationError:
+            except (AuthenticationError, Error):
                 pass  # no valid token right now: keep the current subscription, try again next call
         if self._buffer:
             return self._buffer.pop(0)
-        m = self._pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
-        return m
+        return self._pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
 
     def close(self):
         self._pubsub.close()
+        self._client.connection_pool.disconnect()

@@ -210,7 +210,7 @@ TEST_F(JwksOverHttps, TlsIsVerified) {
 
 // ---- an independent implementation -------------------------------------------------
 
-// PyJWT (python3-jwt) verifies a token our signer made against the JWKS,
+// PyJWT (the test venv's) verifies a token our signer made against the JWKS,
 // signs with the private JWK, and verifies that too. Returns its verdict.
 std::string pyjwt_interop(const fs::path& dir, const std::string& jwks, std::string_view private_jwk,
                           const std::string& token) {

@@ -1,6 +1,6 @@
-// Package segwriter drives tests/go/segment_writer_tool -- the agent's real
-// SegmentWriter behind a line protocol -- so the binding's tests read
-// segments written by the agent's own code. ctest sets
+// Package segwriter drives tests/vectors/segment_writer_tool -- the agent's
+// real SegmentWriter behind the line protocol of tests/vectors/README.md --
+// so the binding's tests read segments written by the agent's own code. ctest sets
 // TOKENWELL_SEGMENT_WRITER_TOOL; without it the tests that need a writer skip.
 package segwriter
 
@@ -51,7 +51,8 @@ func Start(t testing.TB, dir string) *Writer {
 	return w
 }
 
-// Do sends one command line and returns the tool's answer; an "error" answer fails the test.
+// Do sends one command line and returns the tool's answer after "ok"; an
+// "error" answer fails the test.
 func (w *Writer) Do(format string, args ...any) string {
 	w.t.Helper()
 	if _, err := fmt.Fprintf(w.stdin, format+"\n", args...); err != nil {
@@ -61,15 +62,15 @@ func (w *Writer) Do(format string, args ...any) string {
 		w.t.Fatalf("segment_writer_tool exited (%v)", w.out.Err())
 	}
 	answer := w.out.Text()
-	if strings.HasPrefix(answer, "error") {
+	if answer != "ok" && !strings.HasPrefix(answer, "ok ") {
 		w.t.Fatalf("segment_writer_tool: %s", answer)
 	}
-	return answer
+	return strings.TrimSpace(strings.TrimPrefix(answer, "ok"))
 }
 
 func (w *Writer) generation(answer string) uint64 {
 	w.t.Helper()
-	gen, err := strconv.ParseUint(strings.TrimPrefix(answer, "gen "), 10, 64)
+	gen, err := strconv.ParseUint(answer, 10, 64)
 	if err != nil {
 		w.t.Fatalf("segment_writer_tool answered %q", answer)
 	}
@@ -91,14 +92,12 @@ func (w *Writer) Pending(name string) uint64 {
 	return w.generation(w.Do("pending %s", name))
 }
 
-// Grow makes the writer rename a bigger file over the segment.
-func (w *Writer) Grow() { w.t.Helper(); w.Do("grow") }
-
-// StartRotating makes the writer publish checksummed values of name (see
-// RotationValue) as fast as it can, until StopRotating.
+// StartRotating makes the writer publish checksummed values of name as fast
+// as it can, renaming a new file over the segment every 50,000 values, until
+// StopRotating (tests/vectors/README.md, "Checksummed values").
 func (w *Writer) StartRotating(name string) {
 	w.t.Helper()
-	if _, err := fmt.Fprintf(w.stdin, "rotate %s\n", name); err != nil {
+	if _, err := fmt.Fprintf(w.stdin, "rotate %s until-stop 50000\n", name); err != nil {
 		w.t.Fatal(err)
 	}
 }
@@ -106,32 +105,45 @@ func (w *Writer) StartRotating(name string) {
 // StopRotating stops the rotation and returns how many values were published.
 func (w *Writer) StopRotating() uint64 {
 	w.t.Helper()
-	answer := w.Do("stop")
-	n, err := strconv.ParseUint(strings.TrimPrefix(answer, "rotated "), 10, 64)
+	count, _, _ := strings.Cut(w.Do("stop"), " ")
+	n, err := strconv.ParseUint(count, 10, 64)
 	if err != nil {
-		w.t.Fatalf("segment_writer_tool answered %q", answer)
+		w.t.Fatalf("segment_writer_tool answered %q to stop", count)
 	}
 	return n
 }
 
-// Value is what rotation_value(seed) of segment_writer_tool publishes.
-type Value struct {
-	Token, Username string
-	ExpiresAt       int64
+// fnv1a64 is the format's name hash without its 0 -> 1 rule.
+func fnv1a64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
-const maxToken = 4096 - 8 - 24
-
-// RotationValue derives the value for a seed exactly as the tool does, so a
-// reader can check every value it reads against its own seed (the token's
-// first 16 characters).
-func RotationValue(seed uint64) Value {
-	head := fmt.Sprintf("%016x", seed)
-	n := 16 + (seed*7919)%(maxToken-16+1)
-	token := make([]byte, n)
-	copy(token, head)
-	for i := uint64(16); i < n; i++ {
-		token[i] = byte('a' + ((seed*1315423911+i*2654435761)>>13)%26)
+// CheckRotated returns "" when (token, username, expiresAt, generation) is
+// exactly one value of a rotation, else what is inconsistent: the token's
+// own checksum, then the username, expiry and generation against its seed.
+func CheckRotated(token, username string, expiresAt int64, generation uint64) string {
+	if len(token) < 32 {
+		return fmt.Sprintf("a token of %d bytes", len(token))
 	}
-	return Value{Token: string(token), Username: "user-" + head, ExpiresAt: 4_000_000_000 + int64(seed%100000)}
+	body, sum := token[:len(token)-16], token[len(token)-16:]
+	if fmt.Sprintf("%016x", fnv1a64(body)) != sum {
+		return fmt.Sprintf("checksum mismatch at generation %d", generation)
+	}
+	seed, err := strconv.ParseUint(token[:16], 16, 64)
+	switch {
+	case err != nil:
+		return "no seed in " + token[:16]
+	case username != "user-"+token[:16]:
+		return fmt.Sprintf("username %s belongs to another value than %s", username, token[:16])
+	case expiresAt != 4_000_000_000+int64(seed%100000):
+		return fmt.Sprintf("expires_at %d belongs to another value than %s", expiresAt, token[:16])
+	case generation != seed:
+		return fmt.Sprintf("generation %d belongs to another value than %s", generation, token[:16])
+	}
+	return ""
 }

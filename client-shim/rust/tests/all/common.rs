@@ -41,7 +41,8 @@ pub fn install(dir: &Path, src: &Path) {
     std::fs::rename(&tmp, dir.join("segment")).unwrap();
 }
 
-/// The agent's SegmentWriter in a child process (tests/rust/segment_writer_tool.cpp).
+/// The agent's SegmentWriter in a child process (tests/vectors/segment_writer_tool.cpp,
+/// protocol in tests/vectors/README.md).
 pub struct Writer {
     child: Child,
     stdin: ChildStdin,
@@ -51,7 +52,7 @@ pub struct Writer {
 impl Writer {
     pub fn start(dir: &Path) -> Writer {
         let tool = std::env::var_os("TOKENWELL_TEST_WRITER").expect(
-            "TOKENWELL_TEST_WRITER must name tests/rust's segment_writer_tool (ctest sets it; \
+            "TOKENWELL_TEST_WRITER must name tests/vectors' segment_writer_tool (ctest sets it; \
              cmake --build build --target segment_writer_tool)",
         );
         let mut child = Command::new(tool)
@@ -65,25 +66,25 @@ impl Writer {
         Writer { child, stdin, stdout }
     }
 
-    /// Sends one command and returns its reply line; panics on "error ...".
+    /// Sends one command and returns its answer after "ok"; panics on "error ...".
     pub fn cmd(&mut self, line: &str) -> String {
         writeln!(self.stdin, "{line}").unwrap();
         self.stdin.flush().unwrap();
         let mut reply = String::new();
         self.stdout.read_line(&mut reply).unwrap();
-        let reply = reply.trim_end().to_owned();
-        assert!(
-            !reply.is_empty() && !reply.starts_with("error"),
-            "{line:?} -> {reply:?}"
-        );
-        reply
+        let reply = reply.trim_end();
+        match reply.strip_prefix("ok") {
+            Some(rest) if rest.is_empty() || rest.starts_with(' ') => rest.trim_start().to_owned(),
+            _ => panic!("{line:?} -> {reply:?}"),
+        }
     }
 
     /// Publishes a value; returns its generation.
     pub fn publish(&mut self, name: &str, username: &str, secret: &str, expires_at: i64) -> u64 {
         let user = if username.is_empty() { "-" } else { username };
-        let reply = self.cmd(&format!("publish {name} {user} {secret} {expires_at}"));
-        reply.strip_prefix("gen ").unwrap().parse().unwrap()
+        self.cmd(&format!("publish {name} {user} {secret} {expires_at}"))
+            .parse()
+            .unwrap()
     }
 }
 

@@ -3,7 +3,7 @@
 //! the reader against the real C++ SegmentWriter (torn reads, rotation wake-ups,
 //! growth), the redis-rs provider, and property tests over hostile segments.
 //!
-//! Tests marked `#[ignore]` need the C++ writer (tests/rust/segment_writer_tool,
+//! Tests marked `#[ignore]` need the C++ writer (tests/vectors/segment_writer_tool,
 //! path in $TOKENWELL_TEST_WRITER): ctest runs them with `--include-ignored`.
 
 mod c_parity;

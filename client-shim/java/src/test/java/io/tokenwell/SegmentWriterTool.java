@@ -13,8 +13,9 @@ import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The agent's real SegmentWriter, driven through tests/vectors/segment_writer_tool (the path comes
- * from -Dtokenwell.segmentWriter, which ctest sets; without it these tests are skipped).
+ * The agent's real SegmentWriter, driven through tests/vectors/segment_writer_tool (protocol in
+ * tests/vectors/README.md; the path comes from -Dtokenwell.segmentWriter, which ctest sets; without
+ * it these tests are skipped).
  */
 final class SegmentWriterTool implements AutoCloseable {
   private final Process process;
@@ -55,11 +56,14 @@ final class SegmentWriterTool implements AutoCloseable {
     command("remove " + name);
   }
 
-  /** Starts rotating checksummed values; completes with the number published. */
-  CompletableFuture<Long> rotate(String name, double seconds) {
+  /**
+   * Starts publishing {@code count} checksummed values as fast as the writer can, a new file
+   * renamed over the segment every {@code resizeEvery} (0: never); completes with "COUNT GEN".
+   */
+  CompletableFuture<String> rotate(String name, long count, long resizeEvery) {
     return CompletableFuture.supplyAsync(() -> {
       try {
-        return Long.parseLong(command("rotate " + name + " " + seconds));
+        return command("rotate " + name + " " + count + " " + resizeEvery);
       } catch (IOException e) {
         throw new IllegalStateException(e);
       }

@@ -15,9 +15,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Readers against the real writer rotating values as fast as it can (segment_writer_tool
- * "rotate"): every value read must be whole. Each value carries its own checksum
- * (tests/vectors/README.md, "Torn reads"): token = HEX16(seed) + filler + HEX16(fnv1a64(rest)),
- * username = "user-" + HEX16(seed), expires_at = 4000000000 + seed % 100000.
+ * "rotate"), with a new file renamed over the segment every 10,000 values: every value read must
+ * be whole. Each value carries its own checksum (tests/vectors/README.md, "Checksummed values"):
+ * token = HEX16(seed) + filler + HEX16(fnv1a64(rest)), username = "user-" + HEX16(seed),
+ * expires_at = 4000000000 + seed % 100000, generation = seed.
  */
 class TornReadTest {
   @TempDir Path dir;
@@ -25,7 +26,7 @@ class TornReadTest {
   @Test
   void readersNeverSeeATornValue() throws Exception {
     try (SegmentWriterTool writer = new SegmentWriterTool(dir)) {
-      writer.command("rotate stress 0.01"); // the slot exists before the readers open
+      writer.command("rotate stress 1"); // the slot exists before the readers open
       AtomicBoolean done = new AtomicBoolean();
       AtomicLong reads = new AtomicLong();
       AtomicLong busy = new AtomicLong();
@@ -68,8 +69,9 @@ class TornReadTest {
           reader.start();
           readers.add(reader);
         }
-        CompletableFuture<Long> published = writer.rotate("stress", 3);
-        long count = published.get();
+        CompletableFuture<String> published = writer.rotate("stress", 100_000, 10_000);
+        String[] countAndGeneration = published.get().split(" ");
+        long count = Long.parseLong(countAndGeneration[0]);
         done.set(true);
         for (Thread r : readers) {
           r.join();
@@ -77,7 +79,10 @@ class TornReadTest {
         System.out.printf("torn reads: %d reads, %d value changes seen, %d EBUSY, %d publishes,"
             + " %d torn%n", reads.get(), changes.get(), busy.get(), count, torn.size());
         assertEquals(List.of(), torn.subList(0, Math.min(torn.size(), 5)));
-        assertTrue(count > 100, "the writer published only " + count + " values");
+        // Ten new files were renamed over the segment: the handle followed them to the last value.
+        Credential last = tw.read("stress");
+        assertEquals(null, checksumProblem(last));
+        assertEquals(Long.parseLong(countAndGeneration[1]), last.generation());
         assertTrue(changes.get() > 20, "the readers saw the value change only " + changes.get()
             + " times: they did not race the writer");
       }
@@ -103,6 +108,9 @@ class TornReadTest {
     long seed = Long.parseUnsignedLong(seedHex, 16);
     if (c.expiresAt() != 4_000_000_000L + Long.remainderUnsigned(seed, 100_000)) {
       return "expires_at " + c.expiresAt() + " belongs to another value than " + seedHex;
+    }
+    if (c.generation() != seed) {
+      return "generation " + c.generation() + " belongs to another value than " + seedHex;
     }
     return null;
   }
