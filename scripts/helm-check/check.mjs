@@ -12,12 +12,13 @@
 // fixture pods against the named templates.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
 import { checkInjection } from "./injection.mjs";
 import { validateObject } from "./k8s-validate.mjs";
+import { valuesTable } from "./values-table.mjs";
 
 const [helm, chart, appChart, agent] = process.argv.slice(2);
 const injector = process.env.TOKENWELL_INJECTOR || "";
@@ -530,6 +531,31 @@ await check("values.schema.json rejects bad values with the path named", () => {
     expect(r.status !== 0, `accepted: ${args.join(" ")}`);
     expect(r.stderr.includes(path_), `error for ${args.join(" ")} does not name ${path_}:\n${r.stderr}`);
   }
+});
+
+await check("README.md: the values table is the one values.yaml's comments give", () => {
+  const readme = readFileSync(path.join(chart, "README.md"), "utf8");
+  expect(readme.includes(`<!-- values-table:begin -->\n${valuesTable(chart)}\n<!-- values-table:end -->`),
+         "helm/tokenwell/README.md is not current: node scripts/helm-check/values-table.mjs --write helm/tokenwell");
+});
+
+await check("helm package: the archive a user installs (README, schema, templates, no ci/), Artifact Hub annotations", () => {
+  const out = execFileSync(helm, ["package", chart, "--destination", work], { encoding: "utf8" });
+  const archive = /saved it to: (\S+)/.exec(out)?.[1];
+  expect(archive?.endsWith("tokenwell-0.1.0.tgz"), `no archive in: ${out}`);
+  const files = execFileSync("tar", ["-tzf", archive], { encoding: "utf8" }).split("\n");
+  for (const f of ["tokenwell/Chart.yaml", "tokenwell/values.yaml", "tokenwell/values.schema.json", "tokenwell/README.md",
+                   "tokenwell/templates/NOTES.txt", "tokenwell/templates/injector-webhook.yaml"])
+    expect(files.includes(f), `${f} not packaged`);
+  expect(!files.some((f) => f.startsWith("tokenwell/ci/")), "ci/ scenarios packaged");
+  equal(execFileSync(helm, ["show", "readme", archive], { encoding: "utf8" }).trim(),
+        readFileSync(path.join(chart, "README.md"), "utf8").trim(), "helm show readme");
+  const meta = parseAllDocuments(execFileSync(helm, ["show", "chart", archive], { encoding: "utf8" }))[0].toJS();
+  for (const key of ["artifacthub.io/category", "artifacthub.io/links", "artifacthub.io/images", "artifacthub.io/changes"])
+    expect(meta.annotations?.[key], `Chart.yaml lacks ${key}`);
+  for (const key of ["artifacthub.io/links", "artifacthub.io/images", "artifacthub.io/changes"])
+    expect(Array.isArray(parseAllDocuments(meta.annotations[key])[0].toJS()), `${key} is not a YAML list`);
+  execFileSync(helm, ["lint", "--strict", archive], { stdio: "pipe" });
 });
 
 console.log(`helm-check: ${passed} passed, ${failed} failed`);
