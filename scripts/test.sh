@@ -2,8 +2,10 @@
 # The README's test command: installs what is missing, builds with warnings
 # as errors, runs every test suite, then the segment again under
 # ThreadSanitizer, everything that parses outside input under ASan/UBSan,
-# the fuzzers for a short while, a consumer of the installed package, and the
-# Helm chart rendered and checked with the real helm (scripts/helm-check.sh).
+# the fuzzers for a short while, a consumer of the installed package, the
+# Helm chart rendered and checked with the real helm (scripts/helm-check.sh),
+# and the image built and run (scripts/image-check.sh). Each step prints how
+# long it took.
 #
 #   scripts/test.sh            everything (what CI runs)
 #   scripts/test.sh --quick    the main build and its tests only
@@ -15,7 +17,15 @@ jobs=$(nproc)
 
 scripts/install-deps.sh
 
-step() { printf '\n=== %s\n' "$*"; }
+step_name=""
+step_started=$SECONDS
+step() {
+  [[ -n $step_name ]] && printf '=== %s: %ds\n' "$step_name" $((SECONDS - step_started))
+  step_name=$*
+  step_started=$SECONDS
+  printf '\n=== %s\n' "$*"
+}
+trap '[[ -n $step_name ]] && printf "=== %s: %ds\n" "$step_name" $((SECONDS - step_started))' EXIT
 
 step "build (warnings are errors)"
 cmake -S . -B build -G Ninja -DTOKENWELL_WERROR=ON -DTOKENWELL_BUILD_TESTS=ON \
@@ -26,8 +36,8 @@ step "tests"
 ctest --test-dir build --output-on-failure -j "$jobs"
 ((quick)) && exit 0
 
-step "Helm chart: lint, render every ci/ scenario, Kubernetes schemas, assertions"
-scripts/helm-check.sh
+step "Helm chart: lint, render every ci/ scenario, Kubernetes schemas, assertions, the injector on real pods"
+TOKENWELL_HELM_CHECK_REQUIRE_BINARIES=1 scripts/helm-check.sh
 
 step "segment under ThreadSanitizer"
 cmake -S . -B build-tsan -G Ninja -DTOKENWELL_SANITIZE=thread -DTOKENWELL_BUILD_BENCH=OFF >/dev/null
@@ -58,3 +68,6 @@ cc tests/consumer/consumer_jwt.c -o build/consumer/consumer-jwt-pkgconfig \
 LD_LIBRARY_PATH="$PWD/build/install-root/lib" build/consumer/consumer_jwt
 LD_LIBRARY_PATH="$PWD/build/install-root/lib" build/consumer/consumer-jwt-pkgconfig
 echo "consumer: 4 passed, 0 failed"
+
+step "image: podman build of the Dockerfile from a debootstrap base, its agent, CLI and injector run"
+scripts/image-check.sh
