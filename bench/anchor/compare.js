@@ -14,10 +14,15 @@
 // Prints a Markdown report (docs/benchmarks-anchor.md holds one).
 //
 //   node compare.js --agent PATH [--clients 8] [--lifetime 20] [--steady 60]
-//                   [--outage 110] [--recovery 45] [--retry-max SECONDS] [--go-client PATH]
+//                   [--outage 110] [--recovery 45] [--retry-max SECONDS]
+//                   [--go-client PATH | --python-client PYTHON]
 // --retry-max sets the agent's refresh.retry_max (default: the agent's, 60 s).
-// --go-client runs the Go side instead (bench/anchor/go: go-redis with the Go
-// binding vs go-redis + go-redis-entraid), same phases, same report.
+// One harness, one client program per language, each speaking client.js's
+// JSON lines: --go-client runs the Go side instead (bench/anchor/go: go-redis
+// with the Go binding vs go-redis + go-redis-entraid), --python-client the
+// Python side (bench/anchor/python/client.py run by PYTHON, a venv with
+// redis-py and redis-entraid: tokenwell.redis vs redis-entraid), same phases,
+// same report.
 
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -28,22 +33,35 @@ const path = require('node:path');
 const { startStrictProxy } = require('../../tests/node/strict_redis_proxy');
 
 const root = path.resolve(__dirname, '../..');
-const opts = { clients: 8, lifetime: 20, steady: 60, outage: 110, recovery: 45, 'retry-max': 0, agent: '', 'go-client': '' };
+const opts = { clients: 8, lifetime: 20, steady: 60, outage: 110, recovery: 45, 'retry-max': 0, agent: '', 'go-client': '',
+  'python-client': '' };
+const pathOptions = ['agent', 'go-client', 'python-client'];
 for (let i = 2; i < process.argv.length; i += 2) {
   const key = process.argv[i].replace(/^--/, '');
   if (!(key in opts) || process.argv[i + 1] === undefined) {
     console.error(`compare: unknown or incomplete option ${process.argv[i]}`);
     process.exit(2);
   }
-  opts[key] = key === 'agent' || key === 'go-client' ? process.argv[i + 1] : Number(process.argv[i + 1]);
+  opts[key] = pathOptions.includes(key) ? process.argv[i + 1] : Number(process.argv[i + 1]);
 }
 if (!opts.agent) { console.error('compare: --agent PATH is required'); process.exit(2); }
-// The anchor side and how its clients count IdP calls, per language.
-const anchor = opts['go-client']
-  ? { name: 'go-redis-entraid', client: 'Go', idpCalls: 'HTTP requests of azidentity counted in the clients',
-    authErrors: 'AUTH/HELLO refused', retries: () => 'the token managers\' own retries are not visible from outside' }
-  : { name: '@redis/entraid', client: 'Node', idpCalls: 'MSAL calls counted in the clients',
-    authErrors: 'onReAuthenticationError', retries: (n) => `${n} retries by the token managers` };
+if (opts['go-client'] && opts['python-client']) { console.error('compare: one of --go-client, --python-client'); process.exit(2); }
+// Per language: the client program (argv for a MODE, tokenwell or entraid), the
+// anchor side's library and how its clients count IdP calls and failures.
+const anchors = {
+  node: { name: '@redis/entraid', client: 'Node', idpCalls: 'MSAL calls counted in the clients',
+    command: (mode) => [process.execPath, [path.join(__dirname, 'client.js'), mode]],
+    authErrors: 'onReAuthenticationError', retries: (n) => `${n} retries by the token managers` },
+  go: { name: 'go-redis-entraid', client: 'Go', idpCalls: 'HTTP requests of azidentity counted in the clients',
+    command: (mode) => [opts['go-client'], [mode]],
+    authErrors: 'AUTH/HELLO refused', retries: () => 'the token managers\' own retries are not visible from outside' },
+  python: { name: 'redis-entraid', client: 'Python',
+    idpCalls: 'HTTP requests of azure-identity counted in the clients, azure-core\'s retries included',
+    command: (mode) => [opts['python-client'], [path.join(__dirname, 'python/client.py'), mode]],
+    authErrors: 'renewals the token managers ended in on_error (none scheduled after one)',
+    retries: (n) => `${n} failed get_token calls` },
+};
+const anchor = anchors[opts['go-client'] ? 'go' : opts['python-client'] ? 'python' : 'node'];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -118,11 +136,10 @@ async function main() {
   const clients = [];
   for (const mode of ['tokenwell', 'entraid']) {
     for (let i = 0; i < opts.clients; i++) {
-      const [cmd, args] = opts['go-client'] ? [opts['go-client'], [mode]]
-        : [process.execPath, [path.join(__dirname, 'client.js'), mode]];
+      const [cmd, args] = anchor.command(mode);
       const c = start(cmd, args, {
         REDIS_SOCKET: strictSock, TOKENWELL_DIR: runtimeDir, STANDIN_JSON: standinJson, NODE_EXTRA_CA_CERTS: s.ca_file,
-        SSL_CERT_FILE: s.ca_file,
+        SSL_CERT_FILE: s.ca_file, REQUESTS_CA_BUNDLE: s.ca_file,
         ENTRAID_CLIENT_ID: apps.entraid.client_id, ENTRAID_SECRET_FILE: path.join(work, 'entraid.secret') });
       c.mode = mode;
       c.state = { ok: 0, failed: 0, errors: {}, authErrors: 0, retryable: 0, reconnects: 0 };
@@ -136,7 +153,9 @@ async function main() {
       clients.push(c);
     }
   }
-  await waitFor('every client issuing commands', () => clients.every((c) => c.state.ok > 0), 60000).catch((e) => {
+  // A client that could not start (it printed `fatal`) is a result, not a harness failure.
+  await waitFor('every client issuing commands (or failing to start)',
+    () => clients.every((c) => c.state.ok > 0 || c.state.fatal), 60000).catch((e) => {
     for (const c of clients.filter((x) => !(x.state.ok > 0))) log(`${c.mode} client: ${JSON.stringify(c.state)} ${c.stderrText}`);
     throw e;
   });
@@ -236,6 +255,8 @@ async function main() {
   row('RSS, mean (max) in the steady phase, MiB',
     `${mean((x) => x.rss.agent + x.rss.tokenwell)} (${max((x) => x.rss.agent + x.rss.tokenwell)}); agent alone ${mean((x) => x.rss.agent)}`,
     `${mean((x) => x.rss.entraid)} (${max((x) => x.rss.entraid)})`);
+  row('RSS per client process, mean in the steady phase, MiB', Math.round(mean((x) => x.rss.tokenwell) / opts.clients),
+    Math.round(mean((x) => x.rss.entraid) / opts.clients));
   row('commands ok / failed, steady', `${diff(steady0.tokenwell, steadyEnd.tokenwell, 'ok')} / ${diff(steady0.tokenwell, steadyEnd.tokenwell, 'failed')}`,
     `${diff(steady0.entraid, steadyEnd.entraid, 'ok')} / ${diff(steady0.entraid, steadyEnd.entraid, 'failed')}`);
   row('commands ok / failed, IdP down', `${diff(outage0.tokenwell, outageEnd.tokenwell, 'ok')} / ${diff(outage0.tokenwell, outageEnd.tokenwell, 'failed')}`,
