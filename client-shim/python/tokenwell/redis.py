@@ -103,7 +103,7 @@ class CredentialProvider(_ProviderBase):
     first valid value (an application may start before its agent's first publish), then raises
     CredentialError with the C library's code: EUNAVAILABLE (no segment: agent not running, wrong
     dir), ENOTFOUND (no credential of that name) or ENOVALUE (not fetched yet or expired). Later
-    calls answer at once.
+    calls answer at once, with the same CredentialError when there is no valid value.
     """
 
     def __init__(self, name, dir=None, client=None, timeout=30.0):
@@ -126,7 +126,12 @@ class CredentialProvider(_ProviderBase):
     def credential(self):
         """The current tokenwell.Credential, waiting for the first one as described above."""
         if self._ready:
-            return self.client.get(self.name)
+            # Still redis-py's AuthenticationError: on any other exception redis-py keeps the
+            # unauthenticated socket and the next command fails with NOAUTH.
+            try:
+                return self.client.get(self.name)
+            except Error as e:
+                raise CredentialError(e.code, f"{e.name}: {e}") from None
         deadline = time.monotonic() + self.timeout
         while True:
             try:
