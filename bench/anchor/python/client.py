@@ -20,7 +20,7 @@ libraries are used as shipped: idpCalls counts the HTTP requests azure-identity 
 public raw_request_hook, called once per attempt); authErrors counts renewals redis-py's token
 manager ended in on_error (asyncio logs the EventException redis-py's callback raises; the manager
 schedules no renewal after one) for entraid, the binding's failed re-AUTH deliveries for tokenwell;
-retryable counts DefaultAzureCredential.get_token calls that failed (azure.identity's warning).
+retryable counts the credential's get_token calls that failed (azure-identity's get_token_mixin log).
 Environment: REDIS_SOCKET, and TOKENWELL_DIR (+ TOKENWELL_LIB) or STANDIN_JSON + ENTRAID_CLIENT_ID
 + ENTRAID_SECRET_FILE + REQUESTS_CA_BUNDLE.
 """
@@ -68,14 +68,14 @@ class Counts:
 class CountingHandler(logging.Handler):
     """Counts the records of one logger that match, without changing what the library does."""
 
-    def __init__(self, counts, key, match):
+    def __init__(self, counts, key, match, note=True):
         super().__init__(logging.DEBUG)
-        self.counts, self.key, self.match = counts, key, match
+        self.counts, self.key, self.match, self.note = counts, key, match, note
 
     def emit(self, record):
         if self.match(record):
             self.counts.add(self.key)
-            if record.exc_info and record.exc_info[1] is not None:
+            if self.note and record.exc_info and record.exc_info[1] is not None:
                 self.counts.note(record.exc_info[1])
 
 
@@ -93,8 +93,12 @@ def entraid_provider(counts):
     # EventException inside the manager's event loop: asyncio logs it, nothing else sees it.
     logging.getLogger("asyncio").addHandler(CountingHandler(
         counts, "authErrors", lambda r: r.exc_info is not None and type(r.exc_info[1]).__name__ == "EventException"))
-    logging.getLogger("azure.identity").addHandler(CountingHandler(
-        counts, "retryable", lambda r: r.levelno >= logging.WARNING and "failed to retrieve a token" in r.getMessage()))
+    # Every failed get_token of the client-secret credential: its mixin logs "<Credential>.get_token failed"
+    # (at DEBUG inside DefaultAzureCredential's chain, WARNING outside it: both counted).
+    mixin = logging.getLogger("azure.identity._internal.get_token_mixin")
+    mixin.setLevel(logging.DEBUG)
+    mixin.addHandler(CountingHandler(counts, "retryable", lambda r: " failed: " in r.getMessage(),
+                                     note=False))  # the commands' errors say it
     return create_from_default_azure_credential(
         (REDIS_SCOPE,),
         authority=s["base_url"],
