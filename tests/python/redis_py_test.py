@@ -236,6 +236,24 @@ class Startup(Base):
         r.close()
 
 
+    def test_every_connection_waits_for_a_valid_value_not_only_the_first(self):
+        # The IdP down past the token's life: a reconnect waits for the agent's next publish (as the
+        # Node and Go providers' subscribe do) instead of failing at once and reconnecting in a loop.
+        self.server.user("u1", "pw-1")
+        self.writer.publish("redis", "u1", "pw-1")
+        p = self.provider(timeout=BOUND)
+        self.assertEqual(p.get_credentials(), ("u1", "pw-1"))
+        self.writer.publish("redis", "u1", "pw-1", int(time.time()) - 5)
+        got = []
+        t = threading.Thread(target=lambda: got.append(p.get_credentials()))
+        t.start()
+        t.join(0.2)
+        self.assertTrue(t.is_alive(), "get_credentials waits for a valid value after an expired one")
+        self.rotate("u2", "pw-2")
+        t.join(BOUND)
+        self.assertEqual(got, [("u2", "pw-2")])
+
+
 class Streaming(Base):
     """(a) The watcher survives every callback failure and retries a failed generation."""
 
