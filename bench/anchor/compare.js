@@ -230,6 +230,28 @@ async function main() {
     }
     return null;
   };
+  // First second after the IdP returned in which a side completed at least half its steady rate of
+  // commands: "no more failures" alone flatters a client that waits for its token instead of failing.
+  const workingAgainAfter = (mode) => {
+    const st = samples.filter((x) => x.phase === 'steady');
+    const halfRate = (st[st.length - 1][mode].ok - st[0][mode].ok) / ((st[st.length - 1].t - st[0].t) / 1000) / 2;
+    const from = samples.filter((x) => x.t < recoveryStart).pop();
+    const rec = [from, ...samples.filter((x) => x.phase === 'recovery')];
+    for (let i = 1; i < rec.length; i++) {
+      if ((rec[i][mode].ok - rec[i - 1][mode].ok) / ((rec[i].t - rec[i - 1].t) / 1000) >= halfRate) {
+        return Math.round((rec[i].t - recoveryStart) / 1000);
+      }
+    }
+    return null;
+  };
+  // Last second of the outage in which a side still completed a command (its last token's expiry,
+  // seen from the clients); "first failure" comes later for a client whose commands block.
+  const lastOkAfter = (mode) => {
+    const out = samples.filter((x) => x.phase === 'outage');
+    let last = null;
+    for (let i = 1; i < out.length; i++) if (out[i][mode].ok > out[i - 1][mode].ok) last = Math.round((out[i].t - outageStart) / 1000);
+    return last;
+  };
   const steadySamples = samples.filter((x) => x.phase === 'steady');
   const mean = (f) => Math.round(steadySamples.reduce((n, x) => n + f(x), 0) / steadySamples.length / 1024);
   const max = (f) => Math.round(Math.max(...steadySamples.map(f)) / 1024);
@@ -261,6 +283,8 @@ async function main() {
     `${diff(steady0.entraid, steadyEnd.entraid, 'ok')} / ${diff(steady0.entraid, steadyEnd.entraid, 'failed')}`);
   row('commands ok / failed, IdP down', `${diff(outage0.tokenwell, outageEnd.tokenwell, 'ok')} / ${diff(outage0.tokenwell, outageEnd.tokenwell, 'failed')}`,
     `${diff(outage0.entraid, outageEnd.entraid, 'ok')} / ${diff(outage0.entraid, outageEnd.entraid, 'failed')}`);
+  row('last second with a completed command after the IdP went down, s', lastOkAfter('tokenwell') ?? 'none',
+    lastOkAfter('entraid') ?? 'none');
   row('first failed command after the IdP went down, s', firstFailure('tokenwell', outageStart, 'outage') ?? 'none',
     firstFailure('entraid', outageStart, 'outage') ?? 'none');
   row('IdP attempts while down', `${m1.idpRequests - m0.idpRequests} (agent metric tokenwell_idp_requests_total; ` +
@@ -277,6 +301,8 @@ async function main() {
     `${tailDelta('entraid', 'ok')} / ${tailDelta('entraid', 'failed')}`);
   row('failures stopped for good after the IdP returned, s', recoveredAfter('tokenwell') ?? 'never (in this run)',
     recoveredAfter('entraid') ?? 'never (in this run)');
+  row('commands at half the steady rate again after the IdP returned, s', workingAgainAfter('tokenwell') ?? 'never (in this run)',
+    workingAgainAfter('entraid') ?? 'never (in this run)');
   row('clients with a fatal error (process gave up)', end.tokenwell.fatal, end.entraid.fatal);
   row('connections closed by the strict Redis because their token expired',
     proxy.stats.expiredKillsByUser[apps.tokenwell.oid] ?? 0, proxy.stats.expiredKillsByUser[apps.entraid.oid] ?? 0);
