@@ -10,7 +10,12 @@
 #      injects), then `--once` with a `file` credential, and has the image's
 #      CLI read the token from the segment that run wrote.
 #
+#   4. builds the app-image recipe of docs/app-images.md (bookworm-slim with
+#      only the CLI and libtokenwell copied from the image) and runs its
+#      `tokenwell --version`, `get`, `list` and `jwt sign` (check_app_images).
+#
 #   scripts/image-check.sh              (as root; installs debootstrap, podman, buildah)
+#   scripts/image-check.sh --app-images IMAGE RUN_DIR TOKEN   step 4 alone
 #   TOKENWELL_IMAGE_CACHE=DIR           where the base rootfs tarball is kept
 #                                       (default /var/cache/tokenwell-image)
 set -euo pipefail
@@ -76,6 +81,42 @@ for variant in bookworm:bookworm-minbase bookworm-slim:bookworm-slim; do
   podman image exists "docker.io/library/debian:$tag" && continue
   podman import --change 'CMD ["bash"]' "$cache/${variant#*:}.tar" "docker.io/library/debian:$tag" >/dev/null
 done
+
+# The app-image recipe of docs/app-images.md, for the CLI alone (and C apps):
+# bookworm-slim plus bin/tokenwell and libtokenwell.so.0* copied from the
+# tokenwell image $1, nothing else. Its CLI must start and read the segment
+# in $2 (holding credential "redis" with token $3), and `jwt sign` must say
+# what to copy. On its own: scripts/image-check.sh --app-images IMAGE RUN_DIR TOKEN
+check_app_images() {
+  local from=$1 run_dir=$2 token=$3 app=localhost/tokenwell-app:check
+  local ctx actr out rc
+  ctx=$(mktemp -d)
+  printf '%s\n' "FROM $from AS tokenwell" "FROM docker.io/library/debian:bookworm-slim" \
+    "COPY --from=tokenwell /usr/local/bin/tokenwell /usr/local/bin/" \
+    "COPY --from=tokenwell /usr/local/lib/libtokenwell.so.0* /usr/local/lib/" \
+    "RUN ldconfig" >"$ctx/Containerfile"
+  podman build --isolation=chroot --pull=never -q -t "$app" -f "$ctx/Containerfile" "$ctx" >/dev/null \
+    || fail "app image build"
+  rm -rf "$ctx"
+  actr=$(buildah from --pull=never "$app")
+  arun() { buildah run --isolation=chroot -v "$run_dir:/run/tokenwell" "$actr" -- "$@"; }
+  set +e
+  out=$(arun tokenwell --version 2>&1); rc=$?
+  [[ $rc == 0 ]] && { out=$(arun tokenwell get redis --field token 2>&1); rc=$?; [[ $out == "$token" ]] || rc=1; }
+  [[ $rc == 0 ]] && { arun tokenwell list >/dev/null 2>&1; rc=$?; }
+  local sign sign_rc
+  sign=$(arun tokenwell jwt sign sessions --claims '{}' 2>&1); sign_rc=$?
+  set -e
+  buildah rm "$actr" >/dev/null
+  [[ $rc == 0 ]] || fail "app image: the CLI does not start or read the segment: $out"
+  [[ $sign_rc == 5 && $sign == *"needs libtokenwell-jwt.so.0"* ]] || fail "app image: jwt sign exited $sign_rc: $sign"
+  echo "app image (bookworm-slim + bin/tokenwell + libtokenwell.so.0): --version, get, list ok; jwt sign: $sign"
+}
+if [[ ${1:-} == --app-images ]]; then
+  shift
+  check_app_images "$@"
+  exit 0
+fi
 
 step "podman build --isolation=chroot (build stage runs the unit tests)"
 start=$(date +%s)
@@ -157,6 +198,9 @@ if as 1001 3000 "" /usr/local/bin/tokenwell --dir /check/shared get redis --fiel
   fail "a process outside the fsGroup read the segment"
 fi
 echo "fsGroup sharing: the app reads the segment, a stranger does not"
+
+step "the app-image recipe (docs/app-images.md)"
+check_app_images "$image" "$work/run" s3cret-from-a-mounted-file
 
 # The library and headers an application image copies.
 run sh -c 'ls /usr/local/lib/libtokenwell.so.* /usr/local/include/tokenwell/tokenwell.h \

@@ -2,8 +2,9 @@
 # The README's test command: installs what is missing, builds with warnings
 # as errors, runs every test suite, then the segment again under
 # ThreadSanitizer, everything that parses outside input under ASan/UBSan,
-# the fuzzers for a short while, a consumer of the installed package, and the
-# Helm chart rendered and checked with the real helm (scripts/helm-check.sh).
+# the fuzzers for a short while, a consumer of the installed package, the
+# Helm chart rendered and checked with the real helm (scripts/helm-check.sh),
+# and the docs' snippets run or validated (scripts/doc-check.py).
 #
 #   scripts/test.sh            everything (what CI runs)
 #   scripts/test.sh --quick    the main build and its tests only
@@ -27,6 +28,12 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 
 step "Helm chart: lint, render every ci/ scenario, Kubernetes schemas, assertions"
 scripts/helm-check.sh
+
+step "docs: the generated config schema and reference are current; every snippet run or validated"
+python3 scripts/generate-config-schema.py --check
+build/venv/test/bin/python scripts/doc-check.py --agent build/agent/tokenwell-agent \
+  --cli build/client-shim/cli/tokenwell --helm "$(scripts/helm-check.sh --print-helm)" \
+  --python build/venv/test/bin/python
 
 step "segment under ThreadSanitizer"
 cmake --preset tsan >/dev/null
