@@ -30,6 +30,9 @@ The table after a `<!-- doc-check: messages -->` comment has its
 backticked spans checked as messages (spans starting with a prefix listed
 in the comment, `(external: AADSTS | WRONGPASS)`, come from other programs).
 
+Coverage: every route of agent/src/api/socket_routes.cpp must be in
+docs/socket-api.md, every command and option of the CLI in its README.
+
 The live agent: the Entra stand-in (tests/fakes/entra_standin.py) with
 6-second tokens, an agent with credential `redis` (entra) and keysets
 `sessions` (generated) and `entra-keys` (jwks), TOKENWELL_DIR set, the CLI on
@@ -453,6 +456,28 @@ class Checker:
         return failures
 
 
+def coverage_failures():
+    """What the code serves or accepts that its reference does not mention, so
+    a route, a CLI command or a CLI option added without docs fails here."""
+    failures = []
+    api_doc = (ROOT / "docs/socket-api.md").read_text()
+    routes = re.findall(r'return "(/[^"]*)";', (ROOT / "agent/src/api/socket_routes.cpp").read_text())
+    for route in routes:
+        shown = route.replace("{name}", "NAME")
+        if shown not in api_doc:
+            failures.append(f"docs/socket-api.md: route {route} (agent/src/api/socket_routes.cpp) is not documented")
+    cli_doc = (ROOT / "client-shim/cli/README.md").read_text()
+    main_cpp = (ROOT / "client-shim/cli/main.cpp").read_text()
+    for command in re.findall(r'\{"([a-z]+)", run_[a-z_]+\}', main_cpp):
+        if f"tokenwell {command}" not in cli_doc and f"**`{command}" not in cli_doc:
+            failures.append(f"client-shim/cli/README.md: command {command} (client-shim/cli/main.cpp) is not documented")
+    for src in (ROOT / "client-shim/cli").glob("*.cpp"):
+        for option in set(re.findall(r'\{"(--[a-z-]+)", (?:true|false)\}', src.read_text())):
+            if option not in cli_doc:
+                failures.append(f"client-shim/cli/README.md: option {option} ({src.name}) is not documented")
+    return failures
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--agent", required=True)
@@ -477,6 +502,7 @@ def main():
         for f in files:
             failures += checker.check_file(f)
         if not args.files:
+            failures += coverage_failures()
             # Every example of the agent's own config description passes the
             # agent and the schema: the two cannot disagree on a documented value.
             for what, config in schema_examples(checker.schema):
