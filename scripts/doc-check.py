@@ -289,15 +289,19 @@ def schema_examples(schema):
                 if not any(k in base for k in g):
                     base[g[0]] = props[g[0]].get("x-example")
             for key, prop in props.items():
-                if key == sel or "x-example" not in prop:
+                if key == sel:
                     continue
-                obj = dict(base)
-                for g in exactly + at_most:
-                    if key in g:
-                        for other in g:
-                            obj.pop(other, None)
-                obj[key] = prop["x-example"]
-                yield f"{name}{'/' + value if value else ''}.{key}", obj
+                # The example, and every allowed value of an enum.
+                values = ([prop["x-example"]] if "x-example" in prop else []) + \
+                    [v for v in prop.get("enum", []) if v != prop.get("x-example")]
+                for v in values:
+                    obj = dict(base)
+                    for g in exactly + at_most:
+                        if key in g:
+                            for other in g:
+                                obj.pop(other, None)
+                    obj[key] = v
+                    yield f"{name}{'/' + value if value else ''}.{key}={json.dumps(v)}", obj
 
     wrap = {
         "log": lambda o: {"log": o}, "allow": lambda o: {"allow": o},

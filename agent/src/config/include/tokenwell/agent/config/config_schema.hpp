@@ -14,9 +14,9 @@
 //
 // What JSON Schema cannot say -- one duration relative to another, an
 // environment variable standing in for a key, a file that must be readable --
-// only the parser checks. tests/agent/config/config_schema_test.cpp probes
-// the parser with the tables (every key, every allowed value, every bound)
-// so the two cannot drift apart. Plain constant data; thread-safe.
+// only the parser checks. scripts/doc-check.py (CI) runs every key's example
+// and every allowed value through --check-config and the JSON Schema, so the
+// two cannot drift apart. Plain constant data; thread-safe.
 #pragma once
 
 #include <span>
