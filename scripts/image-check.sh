@@ -12,10 +12,12 @@
 #
 #   4. builds the app-image recipe of docs/app-images.md (bookworm-slim with
 #      only the CLI and libtokenwell copied from the image) and runs its
-#      `tokenwell --version`, `get`, `list` and `jwt sign` (check_app_images).
+#      `tokenwell --version`, `get`, `list` and `jwt sign` (check_app_images);
+#      the Python and Node recipes read the token through their bindings
+#      (check_binding_images; needs apt's network).
 #
 #   scripts/image-check.sh              (as root; installs debootstrap, podman, buildah)
-#   scripts/image-check.sh --app-images IMAGE RUN_DIR TOKEN   step 4 alone
+#   scripts/image-check.sh --app-images IMAGE RUN_DIR TOKEN   step 4 alone, against IMAGE
 #   TOKENWELL_IMAGE_CACHE=DIR           where the base rootfs tarball is kept
 #                                       (default /var/cache/tokenwell-image)
 set -euo pipefail
@@ -112,9 +114,50 @@ check_app_images() {
   [[ $sign_rc == 5 && $sign == *"needs libtokenwell-jwt.so.0"* ]] || fail "app image: jwt sign exited $sign_rc: $sign"
   echo "app image (bookworm-slim + bin/tokenwell + libtokenwell.so.0): --version, get, list ok; jwt sign: $sign"
 }
+# The Python and Node recipes of docs/app-images.md on Debian's own runtimes
+# (the official python/node images are not pulled here): Python gets
+# libtokenwell.so.0 from the tokenwell image $1 and client-shim/python from
+# this checkout on PYTHONPATH (the pip route needs PyPI, which a
+# TLS-intercepting network without its CA in the image cannot reach); Node
+# gets only client-shim/node. Each reads credential "redis" (token $3) from
+# the segment in $2 through its binding. Needs apt's network.
+check_binding_images() {
+  local from=$1 run_dir=$2 token=$3 ctx actr out
+  ctx=$(mktemp -d)
+  printf '%s\n' "FROM $from AS tokenwell" "FROM docker.io/library/debian:bookworm-slim" \
+    "RUN apt-get update && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*" \
+    "COPY --from=tokenwell /usr/local/lib/libtokenwell.so.0* /usr/local/lib/" \
+    "RUN ldconfig" \
+    "COPY --from=tokenwell-src client-shim/python /opt/tokenwell-python" \
+    "ENV PYTHONPATH=/opt/tokenwell-python" \
+    >"$ctx/Containerfile.python"
+  printf '%s\n' "FROM docker.io/library/debian:bookworm-slim" \
+    "RUN apt-get update && apt-get install -y --no-install-recommends nodejs && rm -rf /var/lib/apt/lists/*" \
+    "COPY --from=tokenwell-src client-shim/node /opt/tokenwell-node" \
+    >"$ctx/Containerfile.node"
+  for kind in python node; do
+    podman build --isolation=chroot --pull=never -q --build-context tokenwell-src="$root" \
+      -t "localhost/tokenwell-app-$kind:check" -f "$ctx/Containerfile.$kind" "$ctx" >/dev/null \
+      || fail "$kind app image build"
+  done
+  rm -rf "$ctx"
+  actr=$(buildah from --pull=never localhost/tokenwell-app-python:check)
+  out=$(buildah run --isolation=chroot -v "$run_dir:/run/tokenwell" "$actr" -- python3 -c \
+    'import tokenwell; print(tokenwell.Client().get("redis").token)' 2>&1) || true
+  buildah rm "$actr" >/dev/null
+  [[ $out == "$token" ]] || fail "python app image read: $out"
+  actr=$(buildah from --pull=never localhost/tokenwell-app-node:check)
+  out=$(buildah run --isolation=chroot -v "$run_dir:/run/tokenwell" "$actr" -- node -e \
+    'console.log(require("/opt/tokenwell-node").getCredential("redis").token)' 2>&1) || true
+  buildah rm "$actr" >/dev/null
+  [[ $out == "$token" ]] || fail "node app image read: $out"
+  echo "app images: Python (libtokenwell + the binding) and Node (the binding alone) read the token"
+}
+
 if [[ ${1:-} == --app-images ]]; then
   shift
   check_app_images "$@"
+  check_binding_images "$@"
   exit 0
 fi
 
@@ -201,6 +244,7 @@ echo "fsGroup sharing: the app reads the segment, a stranger does not"
 
 step "the app-image recipe (docs/app-images.md)"
 check_app_images "$image" "$work/run" s3cret-from-a-mounted-file
+check_binding_images "$image" "$work/run" s3cret-from-a-mounted-file
 
 # The library and headers an application image copies.
 run sh -c 'ls /usr/local/lib/libtokenwell.so.* /usr/local/include/tokenwell/tokenwell.h \
