@@ -30,6 +30,8 @@ The table after a `<!-- doc-check: messages -->` comment has its
 backticked spans checked as messages (spans starting with a prefix listed
 in the comment, `(external: AADSTS | WRONGPASS)`, come from other programs).
 
+Links: every relative link must reach a file, and its #anchor a heading.
+
 Coverage: every route of agent/src/api/socket_routes.cpp must be in
 docs/socket-api.md, every command and option of the CLI in its README.
 
@@ -460,6 +462,33 @@ class Checker:
         return failures
 
 
+def slug(heading):
+    """GitHub's anchor of a heading."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def link_failures(files):
+    """Relative links that point at no file, or at no heading of it."""
+    failures = []
+    for f in files:
+        text = f.read_text()
+        prose = re.sub(r"```.*?```", "", text, flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", prose):
+            if re.match(r"^[a-z]+:", target):
+                continue
+            path, _, frag = target.partition("#")
+            dest = (f.parent / path).resolve() if path else f
+            if not dest.exists():
+                failures.append(f"{f.relative_to(ROOT)}: link to missing {target}")
+                continue
+            if frag and dest.suffix == ".md":
+                slugs = {slug(h) for h in re.findall(r"^#+ (.*)$", dest.read_text(), flags=re.M)}
+                if frag not in slugs:
+                    failures.append(f"{f.relative_to(ROOT)}: link to missing heading {target}")
+    return failures
+
+
 def coverage_failures():
     """What the code serves or accepts that its reference does not mention, so
     a route, a CLI command or a CLI option added without docs fails here."""
@@ -505,6 +534,7 @@ def main():
                     failures.append(f"{f.relative_to(ROOT)}:{n}: refers to material outside the repository")
         for f in files:
             failures += checker.check_file(f)
+        failures += link_failures(files)
         if not args.files:
             failures += coverage_failures()
             # Every example of the agent's own config description passes the
