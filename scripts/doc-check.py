@@ -228,8 +228,9 @@ class Agent:
         raise Failure(f"timed out waiting for {what}; logs in {self.work}")
 
     def close(self):
-        for p in reversed(self.procs):
-            os.killpg(p.pid, signal.SIGTERM)
+        for p in reversed(getattr(self, "procs", [])):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
             p.wait(timeout=10)
 
 
@@ -412,7 +413,8 @@ class Checker:
         if mode != "run":
             raise Failure(f"unknown sh mode {mode}")
         if self.live is None:
-            self.live = Agent(self.args.agent, self.args.cli, self.args.python, self.work / "live")
+            self.live = Agent.__new__(Agent)  # so main() stops whatever it started, even if start-up fails
+            self.live.__init__(self.args.agent, self.args.cli, self.args.python, self.work / "live")
         # One shell per block, so a variable set on one line is there on the next.
         script = "set -euo pipefail\n" + "\n".join(cmds) + "\n"
         r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=self.live.env, timeout=60,
