@@ -14,7 +14,9 @@
 #     library-style example, helm/examples/app-chart; the PrometheusRule's
 #     rules through promtool check rules;
 #   - deploy/prometheus and deploy/grafana are what
-#     scripts/generate-monitoring.sh makes from the chart's files.
+#     scripts/generate-monitoring.sh makes from the chart's files, and
+#     deploy/kubernetes/tokenwell.yaml what scripts/render-manifests.sh
+#     renders from the chart.
 #
 #   scripts/helm-check.sh                  the check
 #   scripts/helm-check.sh --print-helm     install helm if needed, print its path
@@ -67,6 +69,7 @@ export TOKENWELL_INJECTOR=$injector
 
 # Helm's caches and config stay inside .cache, not in $HOME.
 export HELM_CACHE_HOME=$cache/home/cache HELM_CONFIG_HOME=$cache/home/config HELM_DATA_HOME=$cache/home/data
-# The copies of the chart's monitoring files under deploy/ are current.
+# The copies of the chart's monitoring files and the plain manifests under deploy/ are current.
 scripts/generate-monitoring.sh --check
+scripts/render-manifests.sh --check
 node "$tools/check.mjs" "$helm" "$root/helm/tokenwell" "$root/helm/examples/app-chart" $agent

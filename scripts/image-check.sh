@@ -7,7 +7,11 @@
 #   3. every check of `checks` below run against the built images, each on
 #      its own: one failing check does not hide the others.
 # Adding an image is one `images` line; adding a check is a function named
-# check_<something> and a `checks` line.
+# check_<something> and a `checks` line. Among the checks, the app-image
+# recipes of docs/app-images.md are built from the image and run: the CLI
+# alone (bookworm-slim + bin/tokenwell + libtokenwell: --version, get, list,
+# and jwt sign saying what to copy), Python and Node reading the token
+# through their bindings (needs apt's network).
 #
 #   scripts/image-check.sh              (as root; installs debootstrap, podman, buildah)
 #   TOKENWELL_IMAGE_CACHE=DIR           where the base rootfs tarballs are kept
@@ -28,6 +32,8 @@ checks=(
   image_metadata
   agent_check_config
   agent_once_and_cli
+  app_image_cli
+  app_image_bindings
   fsgroup_sharing
   library_and_headers
   injector_admission
@@ -191,6 +197,80 @@ EOF
   run tokenwell /usr/local/bin/tokenwell --dir /check/run list
 }
 
+# The app-image recipe of docs/app-images.md, for the CLI alone (and C apps):
+# bookworm-slim plus bin/tokenwell and libtokenwell.so.0* copied from the
+# tokenwell image $1, nothing else. Its CLI must start and read the segment
+# in $2 (holding credential "redis" with token $3), and `jwt sign` must say
+# what to copy.
+app_image_cli() {
+  local from=$1 run_dir=$2 token=$3 app=localhost/tokenwell-app:check
+  local ctx actr out rc
+  ctx=$(mktemp -d)
+  printf '%s\n' "FROM $from AS tokenwell" "FROM docker.io/library/debian:bookworm-slim" \
+    "COPY --from=tokenwell /usr/local/bin/tokenwell /usr/local/bin/" \
+    "COPY --from=tokenwell /usr/local/lib/libtokenwell.so.0* /usr/local/lib/" \
+    "RUN ldconfig" >"$ctx/Containerfile"
+  podman build --isolation=chroot --pull=never -q -t "$app" -f "$ctx/Containerfile" "$ctx" >/dev/null \
+    || { fail "app image build"; return 1; }
+  rm -rf "$ctx"
+  actr=$(buildah from --pull=never "$app")
+  arun() { buildah run --isolation=chroot -v "$run_dir:/run/tokenwell" "$actr" -- "$@"; }
+  set +e
+  out=$(arun tokenwell --version 2>&1); rc=$?
+  [[ $rc == 0 ]] && { out=$(arun tokenwell get redis --field token 2>&1); rc=$?; [[ $out == "$token" ]] || rc=1; }
+  [[ $rc == 0 ]] && { arun tokenwell list >/dev/null 2>&1; rc=$?; }
+  local sign sign_rc
+  sign=$(arun tokenwell jwt sign sessions --claims '{}' 2>&1); sign_rc=$?
+  set -e
+  buildah rm "$actr" >/dev/null
+  [[ $rc == 0 ]] || { fail "app image: the CLI does not start or read the segment: $out"; return 1; }
+  [[ $sign_rc == 5 && $sign == *"needs libtokenwell-jwt.so.0"* ]] || fail "app image: jwt sign exited $sign_rc: $sign"
+  echo "app image (bookworm-slim + bin/tokenwell + libtokenwell.so.0): --version, get, list ok; jwt sign: $sign"
+}
+# The Python and Node recipes of docs/app-images.md on Debian's own runtimes
+# (the official python/node images are not pulled here): Python gets
+# libtokenwell.so.0 from the tokenwell image $1 and client-shim/python from
+# this checkout on PYTHONPATH (the pip route needs PyPI, which a
+# TLS-intercepting network without its CA in the image cannot reach); Node
+# gets only client-shim/node. Each reads credential "redis" (token $3) from
+# the segment in $2 through its binding. Needs apt's network.
+app_image_bindings() {
+  local from=$1 run_dir=$2 token=$3 ctx actr out
+  ctx=$(mktemp -d)
+  printf '%s\n' "FROM $from AS tokenwell" "FROM docker.io/library/debian:bookworm-slim" \
+    "RUN apt-get update && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*" \
+    "COPY --from=tokenwell /usr/local/lib/libtokenwell.so.0* /usr/local/lib/" \
+    "RUN ldconfig" \
+    "COPY --from=tokenwell-src client-shim/python /opt/tokenwell-python" \
+    "ENV PYTHONPATH=/opt/tokenwell-python" \
+    >"$ctx/Containerfile.python"
+  printf '%s\n' "FROM docker.io/library/debian:bookworm-slim" \
+    "RUN apt-get update && apt-get install -y --no-install-recommends nodejs && rm -rf /var/lib/apt/lists/*" \
+    "COPY --from=tokenwell-src client-shim/node /opt/tokenwell-node" \
+    >"$ctx/Containerfile.node"
+  for kind in python node; do
+    podman build --isolation=chroot --pull=never -q --build-context tokenwell-src="$root" \
+      -t "localhost/tokenwell-app-$kind:check" -f "$ctx/Containerfile.$kind" "$ctx" >/dev/null \
+      || { fail "$kind app image build"; return 1; }
+  done
+  rm -rf "$ctx"
+  actr=$(buildah from --pull=never localhost/tokenwell-app-python:check)
+  out=$(buildah run --isolation=chroot -v "$run_dir:/run/tokenwell" "$actr" -- python3 -c \
+    'import tokenwell; print(tokenwell.Client().get("redis").token)' 2>&1) || true
+  buildah rm "$actr" >/dev/null
+  [[ $out == "$token" ]] || { fail "python app image read: $out"; return 1; }
+  actr=$(buildah from --pull=never localhost/tokenwell-app-node:check)
+  out=$(buildah run --isolation=chroot -v "$run_dir:/run/tokenwell" "$actr" -- node -e \
+    'console.log(require("/opt/tokenwell-node").getCredential("redis").token)' 2>&1) || true
+  buildah rm "$actr" >/dev/null
+  [[ $out == "$token" ]] || fail "node app image read: $out"
+  echo "app images: Python (libtokenwell + the binding) and Node (the binding alone) read the token"
+}
+
+# The app-image recipes against the segment check_agent_once_and_cli wrote.
+check_app_image_cli() { app_image_cli "${image_tag[tokenwell]}" "$work/run" s3cret-from-a-mounted-file; }
+check_app_image_bindings() { app_image_bindings "${image_tag[tokenwell]}" "$work/run" s3cret-from-a-mounted-file; }
+
 # The pod's sharing, as the chart sets it up: the emptyDir is group-owned by
 # the pod's fsGroup (2000) with the setgid bit, the agent (65532) gets 2000 as
 # a supplementary group, the app runs as 1000:2000. The segment (0640) is then
@@ -212,6 +292,7 @@ check_fsgroup_sharing() {
   fi
   echo "fsGroup sharing: the app reads the segment, a stranger does not"
 }
+
 
 # The library and headers an application image copies.
 check_library_and_headers() {

@@ -4,8 +4,8 @@
 # ThreadSanitizer, everything that parses outside input under ASan/UBSan,
 # the fuzzers for a short while, a consumer of the installed package, the
 # Helm chart rendered and checked with the real helm (scripts/helm-check.sh),
-# and the image built and run (scripts/image-check.sh). Each step prints how
-# long it took.
+# the image built and run (scripts/image-check.sh), and the docs' snippets
+# run or validated (scripts/doc-check.py). Each step prints how long it took.
 #
 #   scripts/test.sh            everything (what CI runs)
 #   scripts/test.sh --quick    the main build and its tests only
@@ -37,6 +37,12 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 
 step "Helm chart: lint, render every ci/ scenario, Kubernetes schemas, assertions, the injector on real pods"
 TOKENWELL_HELM_CHECK_REQUIRE_BINARIES=1 scripts/helm-check.sh
+
+step "docs: the generated config schema and reference are current; every snippet run or validated"
+python3 scripts/generate-config-schema.py --check
+build/venv/test/bin/python scripts/doc-check.py --agent build/agent/tokenwell-agent \
+  --cli build/client-shim/cli/tokenwell --helm "$(scripts/helm-check.sh --print-helm)" \
+  --python build/venv/test/bin/python
 
 step "segment under ThreadSanitizer"
 cmake --preset tsan >/dev/null

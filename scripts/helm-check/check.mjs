@@ -359,6 +359,28 @@ await check("NOTES.txt: sidecar mode, config map, the federated credential's sub
   expect(notes.includes("Sidecar: native"), `no sidecar mode in:\n${notes}`);
   expect(notes.includes("ConfigMap rel-tokenwell-config"), "no ConfigMap name");
   expect(notes.includes("system:serviceaccount:apps:rel-tokenwell"), "no federated credential subject");
+  // A release whose name contains "tokenwell" gets the bare release name.
+  const bare = execFileSync(helm, ["install", "demo-tokenwell", chart, "--namespace", "apps", "--dry-run=client",
+                                   "-f", path.join(ciDir, "workload-identity-values.yaml")], { encoding: "utf8" });
+  expect(bare.includes("system:serviceaccount:apps:demo-tokenwell\n"), "bare-name subject");
+  expect(bare.includes("kind: ServiceAccount\nmetadata:\n  name: demo-tokenwell\n"), "the ServiceAccount NOTES names");
+});
+
+await check("NOTES.txt in library mode: the app's own ServiceAccount, never the chart's", () => {
+  const out = execFileSync(helm, ["install", "demo", appChart, "--namespace", "orders", "--dry-run=client",
+                                  "--render-subchart-notes"], { encoding: "utf8" });
+  const notes = out.slice(out.indexOf("NOTES:"));
+  expect(!notes.includes("system:serviceaccount:orders:demo-tokenwell"), `names the chart's ServiceAccount:\n${notes}`);
+  expect(notes.includes("system:serviceaccount:orders:<your pods' serviceAccountName>"), `no own-ServiceAccount subject:\n${notes}`);
+  expect(notes.includes("azure.workload.identity/client-id: 11111111-2222-3333-4444-555555555555"), "no client-id annotation");
+  expect(notes.includes("runs its pods as RELEASE-orders"), "no example ServiceAccount");
+});
+
+await check("values.schema.json accepts what the agent accepts (jwks refresh object, Ed25519)", () => {
+  const r = spawnSync(helm, ["template", "rel", chart,
+    "--set-json", 'config.keysets=[{"name":"idp","source":"jwks","issuer":"https://idp.example.com","refresh":{"min":"5m","max":"24h","default":"1h","cooldown":"30s"}},{"name":"dev","source":"generated","algorithm":"Ed25519"}]'],
+    { encoding: "utf8" });
+  expect(r.status === 0, `rejected: ${r.stderr}`);
 });
 
 // --- the injector ------------------------------------------------------------
@@ -520,12 +542,16 @@ await check("values.schema.json rejects bad values with the path named", () => {
     [["--set", "config.listen=9464"], "/config/listen"],
     [["--set", "sidecar.mode=sometimes"], "/sidecar/mode"],
     [["--set", "azureWorkloadIdentity.enabled=true"], "/azureWorkloadIdentity/clientId"],
-    [["--set", "config.keysets[0].name=k", "--set", "config.keysets[0].source=generated"], "missing property 'algorithm'"],
     [["--set", "injector.timeoutSeconds=10"], "/injector/timeoutSeconds"],
     [["--set", "injector.failurePolicy=Maybe"], "/injector/failurePolicy"],
     [["--set", "injector.replicas=0"], "/injector/replicas"],
     [["--set", "injector.excludeNamespaces[0]=Not_A_Namespace"], "/injector/excludeNamespaces/0"],
     [["--set", "injector.certManager.issuerRef.kind=Vault"], "/injector/certManager/issuerRef/kind"],
+    // The schema is the agent's (scripts/generate-config-schema.py): what --check-config rejects, it rejects.
+    [["--set", "config.keysets[0].name=k", "--set", "config.keysets[0].source=generated",
+      "--set", "config.keysets[0].algorithm=ES384"], "/config/keysets/0/algorithm"],
+    [["--set", "config.keysets[0].name=k", "--set", "config.keysets[0].source=generated",
+      "--set", "config.keysets[0].algorithm=PS512"], "/config/keysets/0/algorithm"],
   ];
   for (const [args, path_] of bad) {
     const r = spawnSync(helm, ["template", "rel", chart, ...args], { encoding: "utf8" });

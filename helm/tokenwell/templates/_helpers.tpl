@@ -118,7 +118,7 @@ app.kubernetes.io/part-of: tokenwell
 {{- toYaml (dict "uids" $uids "gids" $gids) -}}
 {{- end -}}
 
-{{/* The agent's JSON config (DESIGN.md "Config"). */}}
+{{/* The agent's JSON config (docs/config.md). */}}
 {{- define "tokenwell.config" -}}
 {{- $v := include "tokenwell.settings" . | fromYaml -}}
 {{- $app := include "tokenwell.appIds" . | fromYaml -}}
