@@ -77,32 +77,24 @@ class HttpsTestClient {
     if (!body.empty()) req.set(http::field::content_type, content_type);
     req.body() = std::move(body);
     req.prepare_payload();
-    boost::system::error_code ec;
-    auto& tcp = boost::beast::get_lowest_layer(*stream_);
-    tcp.expires_after(kTimeout);
-    http::async_write(*stream_, req, [&](const boost::system::error_code& e, std::size_t) { ec = e; });
-    run();
-    Reply reply;
-    if (!ec) {
-      tcp.expires_after(kTimeout);
-      http::async_read(*stream_, buffer_, reply, [&](const boost::system::error_code& e, std::size_t) { ec = e; });
-      run();
-    }
-    if (ec) {
-      if (error) *error = ec.message();
-      return std::nullopt;
-    }
-    return reply;
+    return exchange([&](auto handler) { http::async_write(*stream_, req, handler); }, error);
   }
 
   // Raw bytes after the handshake (for requests that are not HTTP), then
   // the reply, if one comes.
   std::optional<Reply> raw(const std::string& bytes, std::string* error = nullptr) {
+    return exchange([&](auto handler) { boost::asio::async_write(*stream_, boost::asio::buffer(bytes), handler); },
+                    error);
+  }
+
+ private:
+  // Writes with `write(handler)`, then reads one reply; nullopt (and why) on an error.
+  template <typename Write>
+  std::optional<Reply> exchange(Write write, std::string* error) {
     boost::system::error_code ec;
     auto& tcp = boost::beast::get_lowest_layer(*stream_);
     tcp.expires_after(kTimeout);
-    boost::asio::async_write(*stream_, boost::asio::buffer(bytes),
-                             [&](const boost::system::error_code& e, std::size_t) { ec = e; });
+    write([&](const boost::system::error_code& e, std::size_t) { ec = e; });
     run();
     Reply reply;
     if (!ec) {
@@ -117,7 +109,6 @@ class HttpsTestClient {
     return reply;
   }
 
- private:
   HttpsTestClient()
       : io_(std::make_unique<boost::asio::io_context>()),
         context_(std::make_unique<boost::asio::ssl::context>(boost::asio::ssl::context::tls_client)),
