@@ -193,6 +193,63 @@ TEST_F(AgentProcess, OnceFailsWhenACredentialCannotBeFetched) {
   EXPECT_EQ(agent->wait_exit(10000), 1);
 }
 
+// Old code: --check-config passed a FIFO (access(R_OK) only), --once blocked
+// in open() for ever with nothing logged, and a directory was "empty".
+TEST_F(AgentProcess, SecretFilesThatAreNotRegularAreNamedNotWaitedOn) {
+  put(secrets() / "ok", secret("fifo-ok"));
+  ASSERT_EQ(::mkfifo((secrets() / "pipe").c_str(), 0600), 0);
+  fs::create_directory(secrets() / "dir");
+  write_config(file_credential("ok", secrets() / "ok") + "," + file_credential("pipe", secrets() / "pipe") + "," +
+               file_credential("dir", secrets() / "dir"));
+  auto check = start({"--check-config"});
+  EXPECT_EQ(check->wait_exit(10000), 1);
+  const std::string text = read_file(err());
+  const std::string fifo_line =
+      "credentials[1].path: " + (secrets() / "pipe").string() + " is a FIFO (named pipe), not a regular file";
+  const std::string dir_line =
+      "credentials[2].path: " + (secrets() / "dir").string() + " is a directory, not a regular file";
+  EXPECT_NE(text.find(fifo_line), std::string::npos) << text;
+  EXPECT_NE(text.find(dir_line), std::string::npos) << text;
+  auto once = start({"--once"});
+  EXPECT_EQ(once->wait_exit(10000), 1) << "a FIFO held the fetch";
+  EXPECT_NE(read_file(err()).find("is a FIFO (named pipe), not a regular file"), std::string::npos);
+  if (once->running()) {  // the old agent, stuck in open(): a writer lets it go
+    const int w = ::open((secrets() / "pipe").c_str(), O_WRONLY | O_NONBLOCK);
+    if (w >= 0) ::close(w);
+  }
+}
+
+// Old code: a runtime directory every user may write (an emptyDir's 0777)
+// was used as is, by --check-config and at start.
+TEST_F(AgentProcess, ARuntimeDirectoryOthersMayWriteIsRefusedUnlessDeclaredReadOnlyForThem) {
+  put(secrets() / "redis", secret("dir"));
+  fs::create_directories(run_dir());
+  fs::permissions(run_dir(), fs::perms::all);  // 0777, no sticky bit
+  write_config(file_credential("redis", secrets() / "redis"));
+  const std::string why = "runtime_dir: " + run_dir().string() +
+                          " is writable by every user (mode 0777) and has no sticky bit";
+  auto check = start({"--check-config"});
+  EXPECT_EQ(check->wait_exit(10000), 1);
+  EXPECT_NE(read_file(err()).find(why), std::string::npos) << read_file(err());
+  auto refused = start();
+  EXPECT_EQ(refused->wait_exit(10000), 1);
+  EXPECT_FALSE(fs::exists(run_dir() / "segment"));
+
+  // Every other container mounts it read-only: accepted, with a warning.
+  put(config(), "{\"runtime_dir\": \"" + run_dir().string() +
+                    "\", \"runtime_dir_read_only_for_others\": true, \"listen\": \"\", \"credentials\": [" +
+                    file_credential("redis", secrets() / "redis") + "]}");
+  auto ok = start({"--check-config"});
+  EXPECT_EQ(ok->wait_exit(10000), 0) << read_file(err());
+  auto agent = start();
+  tokenwell* tw = open_reader(*agent);
+  ASSERT_NE(tw, nullptr);
+  EXPECT_TRUE(wait_for_log(*agent, "the runtime directory is writable by every user and has no sticky bit"));
+  agent->kill(SIGTERM);
+  EXPECT_EQ(agent->wait_exit(10000), 0);
+  tokenwell_close(tw);
+}
+
 TEST_F(AgentProcess, FileRotationsArePublishedAndSigtermKeepsTheSegment) {
   const auto s1 = secret("one"), s2 = secret("two"), s3 = secret("three");
   put(secrets() / "redis", s1);
