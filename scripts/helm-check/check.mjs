@@ -223,11 +223,11 @@ await check("default: native sidecar, probes, securityContext, shared volume, se
   equal(config.runtime_dir, "/run/tokenwell", "runtime_dir");
   equal(config.listen, "0.0.0.0:9464", "listen");
   equal(config.credentials, [{ name: "redis", source: "entra", scope: "https://redis.azure.com/.default" }], "credentials");
-  // The app's group owns the segment (fsGroup) and is allowed on the socket.
-  expect(config.allow.gids.includes(pod.spec.securityContext.fsGroup), "allow.gids has the pod's fsGroup");
-  expect(config.allow.gids.includes(app.securityContext.runAsGroup), "allow.gids has the app's runAsGroup");
-  expect(config.allow.uids.includes(app.securityContext.runAsUser), "allow.uids has the app's runAsUser");
-  expect(config.allow.uids.includes(65532), "allow.uids has the agent's own uid");
+  // One access model (docs/security.md): the pod's fsGroup is the segment's
+  // group and the one gid allowed on the socket; no uid but the agent's own
+  // (implied). The app reads through the fsGroup, which every container has.
+  equal(config.allow, { gids: [pod.spec.securityContext.fsGroup] }, "allow is the pod's fsGroup alone");
+  equal(config.runtime_dir_read_only_for_others, true, "runtime_dir_read_only_for_others (apps mount it read-only)");
   equal(app.securityContext.readOnlyRootFilesystem, true, "app readOnlyRootFilesystem");
   equal(pod.spec.securityContext.seccompProfile?.type, "RuntimeDefault", "pod seccompProfile");
   expect(!pod.metadata.labels["azure.workload.identity/use"], "no workload identity label by default");
@@ -298,7 +298,7 @@ await check("workload-identity: SA client-id annotation, pod label, skip-contain
   equal(config.credentials[1].refresh, { ratio: 0.6, min_remaining: "5m", jitter: 0.1, retry_min: "1s",
                                         retry_max: "60s", retry_max_expired: "10s", retry_after_max: "2m",
                                         timeout: "10s" }, "refresh block");
-  expect(config.allow.gids.includes(3000), "allow.gids from values");
+  equal(config.allow, { gids: [3000] }, "allow.gids from values, the pod's fsGroup");
   equal(config.log.level, "debug", "log level");
   const test = testPod(objs);
   equal(test.metadata.labels["azure.workload.identity/use"], "true", "the test pod uses workload identity too");
@@ -333,7 +333,7 @@ await check("library: no workload of its own; the ConfigMap (and SA) for an app 
   expect(!objs.some((o) => o.kind === "Deployment" || o.kind === "Pod"), "no Deployment or Pod");
   const cm = one(objs, "ConfigMap", "rel-tokenwell-config");
   const config = JSON.parse(cm.data["agent.json"]);
-  equal(config.allow, { uids: [1000, 65532], gids: [2000, 65532] }, "allow from values plus the agent's own ids");
+  equal(config.allow, { gids: [2000] }, "allow from values: the one group");
 });
 
 await check("example app chart: the included sidecar, volume, mounts and env in the app's own Deployment", async () => {
@@ -359,6 +359,8 @@ await check("NOTES.txt: sidecar mode, config map, the federated credential's sub
   expect(notes.includes("Sidecar: native"), `no sidecar mode in:\n${notes}`);
   expect(notes.includes("ConfigMap rel-tokenwell-config"), "no ConfigMap name");
   expect(notes.includes("system:serviceaccount:apps:rel-tokenwell"), "no federated credential subject");
+  expect(notes.includes("the agent (uid 65532) and every process in group 3000 (the pod's fsGroup)"),
+         `no access model line in:\n${notes}`);
   // A release whose name contains "tokenwell" gets the bare release name.
   const bare = execFileSync(helm, ["install", "demo-tokenwell", chart, "--namespace", "apps", "--dry-run=client",
                                    "-f", path.join(ciDir, "workload-identity-values.yaml")], { encoding: "utf8" });
@@ -552,6 +554,11 @@ await check("values.schema.json rejects bad values with the path named", () => {
       "--set", "config.keysets[0].algorithm=ES384"], "/config/keysets/0/algorithm"],
     [["--set", "config.keysets[0].name=k", "--set", "config.keysets[0].source=generated",
       "--set", "config.keysets[0].algorithm=PS512"], "/config/keysets/0/algorithm"],
+    // `allow` that file permissions cannot express (docs/security.md).
+    [["--set", "config.allow.uids[0]=1000"], "config.allow.uids: uid 1000 is not the agent's own"],
+    [["--set", "workload.enabled=false", "--set", "config.allow.gids[0]=2000", "--set", "config.allow.gids[1]=3000"],
+     "config.allow.gids: at most one gid"],
+    [["--set", "config.allow.gids[0]=3000"], "config.allow.gids: 3000 is not the pod's fsGroup (2000)"],
   ];
   for (const [args, path_] of bad) {
     const r = spawnSync(helm, ["template", "rel", chart, ...args], { encoding: "utf8" });

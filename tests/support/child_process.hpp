@@ -6,9 +6,17 @@
 //                         {.extra_env = {"AZURE_CLIENT_ID=..."}});
 //   agent.kill(SIGTERM);
 //   EXPECT_EQ(agent.wait_exit(10000), 0);
+//
+// `.as` runs the child as another user (the test must be root): its groups,
+// gid and uid are set before exec, so the kernel checks it like any process
+// of that user -- file permissions and SO_PEERCRED alike.
+//
+//   tw::test::Child reader({TOKENWELL_CLI, "get", "redis"}, out, err,
+//                          {.as = tw::test::Identity{4001, 4001, {4100}}});
 #pragma once
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -16,6 +24,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,9 +32,17 @@ extern char** environ;
 
 namespace tw::test {
 
+// A user to run a child as: uid, (primary) gid and supplementary groups.
+struct Identity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+};
+
 struct ChildOptions {
   bool clean_env = false;               // only PATH=/usr/bin:/bin, plus extra_env
   std::vector<std::string> extra_env;   // "NAME=value", added (or overriding)
+  std::optional<Identity> as;           // run as this user (needs root); exit 126 if that fails
 };
 
 class Child {
@@ -56,6 +73,12 @@ class Child {
       int e = open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(o, 1);
       dup2(e, 2);
+      if (options.as) {
+        const Identity& id = *options.as;
+        if (setgroups(id.groups.size(), id.groups.data()) != 0 || setgid(id.gid) != 0 ||
+            setuid(id.uid) != 0)
+          _exit(126);
+      }
       execve(argv[0], argv.data(), envp.data());
       _exit(127);
     }

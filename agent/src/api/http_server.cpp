@@ -43,11 +43,29 @@ constexpr std::chrono::milliseconds kMaxLinger = 2s;
 std::optional<PeerCredentials> peer_credentials(asio::ip::tcp::socket&) { return std::nullopt; }
 
 std::optional<PeerCredentials> peer_credentials(asio::local::stream_protocol::socket& socket) {
+  const int fd = socket.native_handle();
   ucred cred{};
   socklen_t len = sizeof cred;
-  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-    return std::nullopt;
-  return PeerCredentials{cred.pid, cred.uid, cred.gid};
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return std::nullopt;
+  PeerCredentials peer{cred.pid, cred.uid, cred.gid, {}};
+  // The supplementary groups too (Linux 4.13+), as the kernel checks them
+  // for file access: a caller reads the segment through any of its groups,
+  // so the socket must look at all of them.
+  std::vector<gid_t> groups(64);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    socklen_t bytes = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) == 0) {
+      groups.resize(bytes / sizeof(gid_t));
+      peer.groups = std::move(groups);
+      return peer;
+    }
+    if (errno != ERANGE) break;
+    groups.resize(bytes / sizeof(gid_t));
+  }
+  // No SO_PEERGROUPS (a kernel before 4.13, a sandbox): the uid and primary
+  // gid alone, which can only refuse a caller the file would let in, never
+  // the reverse.
+  return peer;
 }
 
 // The status to answer a request that could not be read with, or 0 when

@@ -44,12 +44,13 @@ namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
-// Who is at the other end of a Unix socket, as the kernel says (SO_PEERCRED,
-// taken when the connection is accepted).
+// Who is at the other end of a Unix socket, as the kernel says (SO_PEERCRED
+// and SO_PEERGROUPS, taken when the connection is accepted).
 struct PeerCredentials {
   pid_t pid = 0;
   uid_t uid = 0;
   gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups
 };
 
 // An answer that is not ready yet (a long-poll). The server holds the

@@ -67,7 +67,7 @@ class SocketHandler final : public api::RequestHandler {
     const api::RouteMatch match = api::match_socket_route(
         std::string_view(request.target().data(), request.target().size()));
     const std::string_view route = api::route_label(match.route);
-    if (!peer || !allow_.permits(peer->uid, peer->gid)) return deny(peer, route);
+    if (!peer || !allow_.permits(peer->uid, peer->gid, peer->groups)) return deny(peer, route);
 
     Outcome outcome = routes_.handle(request, match);
     if (const Response* response = std::get_if<Response>(&outcome)) {
@@ -94,6 +94,8 @@ class SocketHandler final : public api::RequestHandler {
   }
 
   void connections_changed(std::size_t open) override { metrics_.socket_connections(open); }
+
+  void set_allow(SocketAllowList allow) { allow_ = std::move(allow); }
 
   void connection_refused() override {
     metrics_.socket_connection_refused();
@@ -131,7 +133,7 @@ class SocketHandler final : public api::RequestHandler {
   }
 
   Metrics& metrics_;
-  const SocketAllowList allow_;
+  SocketAllowList allow_;
   api::SocketRoutes routes_;
   const std::size_t max_connections_;
   api::LogThrottle denied_log_;
@@ -142,9 +144,10 @@ class SocketHandler final : public api::RequestHandler {
 
 SocketAllowList SocketAllowList::own_ids() { return {{::getuid()}, {::getgid()}}; }
 
-bool SocketAllowList::permits(uid_t uid, gid_t gid) const {
-  return std::find(uids.begin(), uids.end(), uid) != uids.end() ||
-         std::find(gids.begin(), gids.end(), gid) != gids.end();
+bool SocketAllowList::permits(uid_t uid, gid_t gid, const std::vector<gid_t>& groups) const {
+  const auto allowed_gid = [&](gid_t g) { return std::find(gids.begin(), gids.end(), g) != gids.end(); };
+  return std::find(uids.begin(), uids.end(), uid) != uids.end() || allowed_gid(gid) ||
+         std::any_of(groups.begin(), groups.end(), allowed_gid);
 }
 
 struct SocketApi::Impl {
@@ -226,6 +229,8 @@ SocketApi::~SocketApi() {
   impl_->server->detach();
   impl_->remove_socket_file();
 }
+
+void SocketApi::set_allow(SocketAllowList allow) { impl_->handler.set_allow(std::move(allow)); }
 
 void SocketApi::notify_published() {
   boost::asio::post(impl_->io, [server = std::weak_ptr<UnixServer>(impl_->server)] {

@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include "tokenwell/agent/api/health_listener.hpp"
 #include "tokenwell/agent/api/socket_api.hpp"
 #include "tokenwell/agent/common/log.hpp"
+#include "tokenwell/agent/config/access.hpp"
 #include "tokenwell/agent/keysets/keyset_runner.hpp"
 #include "tokenwell/agent/metrics/metrics.hpp"
 #include "tokenwell/agent/refresh/credential_runner.hpp"
@@ -145,10 +147,22 @@ struct Agent::Impl final : Registry::Hooks {
   }
 
   // --- segment -------------------------------------------------------------
+  static SegmentAccess segment_access(const AllowConfig& allow) {
+    const SegmentPermissions p = segment_permissions(allow);
+    return {p.group, p.mode};
+  }
+
   Result<void> open_segment() {
     const auto entries = static_cast<std::uint32_t>(config.credentials.size() + config.keysets.size());
-    auto w = SegmentWriter::open(config.runtime_dir, {std::max(8u, 2 * entries), kDataCapacity}, clock);
+    auto w = SegmentWriter::open(config.runtime_dir, {std::max(8u, 2 * entries), kDataCapacity}, clock,
+                                 {.access = segment_access(config.allow),
+                                  .runtime_dir = {config.runtime_dir_read_only_for_others}});
     if (!w) return w.error();
+    if (struct stat st{}; config.runtime_dir_read_only_for_others && ::stat(config.runtime_dir.c_str(), &st) == 0 &&
+                          (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+      log::warn("the runtime directory is writable by every user and has no sticky bit; accepted because "
+                "runtime_dir_read_only_for_others says every other container mounts it read-only",
+                {{"runtime_dir", config.runtime_dir.string()}});
     writer = std::move(*w);
     if (int rc = tokenwell_open(config.runtime_dir.c_str(), &reader); rc != TOKENWELL_OK)
       return make_error("cannot read back the segment: " + std::string(tokenwell_strerror(rc)));
@@ -208,13 +222,25 @@ struct Agent::Impl final : Registry::Hooks {
       return;
     }
     AgentConfig next = std::move(std::get<AgentConfig>(loaded));
-    if (next.runtime_dir != config.runtime_dir || next.listen != config.listen)
-      log::warn("runtime_dir and listen changes take effect at the next restart");
+    if (next.runtime_dir != config.runtime_dir || next.listen != config.listen ||
+        next.runtime_dir_read_only_for_others != config.runtime_dir_read_only_for_others)
+      log::warn("runtime_dir, runtime_dir_read_only_for_others and listen changes take effect at the next restart");
     next.runtime_dir = config.runtime_dir;
+    next.runtime_dir_read_only_for_others = config.runtime_dir_read_only_for_others;
     next.listen = config.listen;
+    // `allow` first: the segment's group and mode, then the socket, so both
+    // paths change together -- or neither, and the running config stays.
+    if (auto access = writer->set_access(segment_access(next.allow)); !access) {
+      log::error("config rejected; keeping the running one", {{"problem", "allow: " + access.error().message}});
+      (void)writer->set_access(segment_access(config.allow));
+      metrics.config_reloaded(false);
+      return;
+    }
+    if (socket_api) socket_api->set_allow(SocketAllowList{next.allow.uids, next.allow.gids});
     registry.apply(next);
     apply_log(next.log);
     config = std::move(next);
+    log::info("config reloaded", {{"path", config_path.string()}});
     metrics.config_reloaded(true);
     publisher->notify();
   }

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "tokenwell/agent/common/file_reader.hpp"
+#include "tokenwell/agent/config/access.hpp"
 #include "tokenwell/agent/config/config_schema.hpp"
 #include "tokenwell/agent/common/json_object.hpp"
 #include "tokenwell/agent/common/entry_name.hpp"
@@ -304,6 +305,8 @@ Result<void> parse_top_level(const JsonObject& o, const Environment& env, AgentC
     c.runtime_dir = std::string(kDefaultRuntimeDir);
   }
   if (!c.runtime_dir.is_absolute()) return o.error("runtime_dir", "must be an absolute path");
+  TW_TRY(read_only_for_others, o.boolean("runtime_dir_read_only_for_others"));
+  if (read_only_for_others) c.runtime_dir_read_only_for_others = *read_only_for_others;
   if (const json* l = o.find("listen")) {
     if (!l->is_string()) return o.error("listen", std::string("expected \"host:port\", got ") + l->type_name());
     c.listen = l->get<std::string>();
@@ -328,8 +331,9 @@ Result<void> parse_top_level(const JsonObject& o, const Environment& env, AgentC
     if (format) c.log.format = *format;
   }
   TW_TRY(allow, o.object("allow"));
-  c.allow.uids = {getuid()};
-  c.allow.gids = {getgid()};
+  const ProcessIdentity self = ProcessIdentity::current();
+  c.allow.uids = {self.uid};
+  c.allow.gids = {self.gid};
   if (allow) {
     if (auto only = allow->only(config_schema::allow().keys()); !only) return only.error();
     TW_TRY(uids, parse_ids<uid_t>(*allow, "uids"));
@@ -337,6 +341,9 @@ Result<void> parse_top_level(const JsonObject& o, const Environment& env, AgentC
     if (allow->has("uids")) c.allow.uids = uids;
     if (allow->has("gids")) c.allow.gids = gids;
   }
+  // One model: refused here, so --check-config and a reload refuse it too.
+  if (auto expressible = check_allow(c.allow, self); !expressible) return expressible.error();
+  c.allow.uids = {self.uid};  // the owner always reads the file, so always passes the socket
   (void)env;
   return {};
 }

@@ -362,27 +362,35 @@ constexpr ObjectSchema kLog = {.id = "log", .title = "log", .description = "The 
                                .properties = kLogProps};
 
 constexpr Property kAllowProps[] = {
-    {.key = "uids", .kind = Kind::ids, .description = "User ids allowed on the socket API (SO_PEERCRED).",
-     .default_value = "[the agent's uid]", .example = "[1000]"},
-    {.key = "gids", .kind = Kind::ids, .description = "Group ids allowed on the socket API (SO_PEERCRED).",
+    {.key = "uids", .kind = Kind::ids,
+     .description = "The agent's own uid only, which is always allowed (it owns the segment); another uid is refused.",
+     .default_value = "[the agent's uid]"},  // no example: the only valid one is whoever runs the agent
+    {.key = "gids", .kind = Kind::ids,
+     .description = "At most one gid, which the agent must have (or CAP_CHOWN): the segment's group (mode 0640) and "
+                    "the group allowed on the socket; [] makes the segment owner-only (0600).",
      .default_value = "[the agent's gid]", .example = "[2000]"},
 };
 constexpr ObjectSchema kAllow = {
     .id = "allow", .title = "allow",
-    .description = "Who may call the Unix socket API: a caller whose uid is in uids or whose gid is in gids.",
+    .description = "Who may read credentials, from the segment file and the socket alike (docs/security.md): the "
+                   "agent's uid and every process whose gid or supplementary group is the one gid.",
     .properties = kAllowProps};
 
 constexpr Property kConfigProps[] = {
     {.key = "runtime_dir", .kind = Kind::path,
      .description = "Where the segment (segment) and the socket (agent.sock) are made; shared with the app containers.",
      .default_value = "$TOKENWELL_DIR, else \"/run/tokenwell\"", .example = "\"/run/tokenwell\""},
+    {.key = "runtime_dir_read_only_for_others", .kind = Kind::boolean,
+     .description = "Every other container mounts runtime_dir read-only (a Kubernetes emptyDir): accept it although "
+                    "others may write it and it has no sticky bit (docs/security.md). Changed by a restart only.",
+     .default_value = "false", .example = "true"},
     {.key = "listen", .kind = Kind::custom,
      .description = "The TCP address of /metrics, /healthz and /readyz (never a secret): IPv4:PORT or [IPv6]:PORT; \"\" turns it off. Changed by a restart only.",
      .default_value = "\"0.0.0.0:9464\"", .schema = kListenSchema, .example = "\"127.0.0.1:9464\""},
     {.key = "log", .kind = Kind::object, .description = "Logging (see log).", .object = &kLog,
      .example = "{\"level\": \"debug\"}"},
-    {.key = "allow", .kind = Kind::object, .description = "Who may call the socket API (see allow).", .object = &kAllow,
-     .example = "{\"uids\": [1000]}"},
+    {.key = "allow", .kind = Kind::object, .description = "Who may read credentials (see allow).", .object = &kAllow,
+     .example = "{\"gids\": [2000]}"},
     {.key = "credentials", .kind = Kind::array, .description = "The credentials to keep fresh.",
      .default_value = "[]", .object = &kCredential},
     {.key = "keysets", .kind = Kind::array, .description = "The JWT keysets to keep fresh.", .default_value = "[]",

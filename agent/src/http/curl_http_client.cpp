@@ -35,13 +35,6 @@ const char* env_or_null(const char* name) {
   return v && *v ? v : nullptr;
 }
 
-// A CA bundle: public certificates, read as text.
-Result<std::string> read_ca_bundle(const std::filesystem::path& path) {
-  auto pem = read_file(path, {.max_bytes = kMaxCaBundleBytes});
-  if (!pem) return pem.error();
-  return std::string(pem->reveal());
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -116,6 +109,12 @@ void append_percent_encoded(std::string& out, std::string_view text) {
 const char* method_name(HttpMethod m) { return m == HttpMethod::post ? "POST" : "GET"; }
 
 }  // namespace
+
+Result<std::string> read_ca_bundle(const std::filesystem::path& path) {
+  auto pem = read_file(path, {.max_bytes = kMaxCaBundleBytes});
+  if (!pem) return pem.error();
+  return std::string(pem->reveal());
+}
 
 struct CurlHttpClient::State {
   CURL* easy = nullptr;

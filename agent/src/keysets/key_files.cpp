@@ -39,11 +39,11 @@ Result<KeyFileSet> load_key_files(const std::filesystem::path& directory) {
   for (std::filesystem::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.starts_with(".")) continue;  // ..data, ..2026_11_01..., editor files
-    std::error_code type_ec;
-    if (!std::filesystem::is_regular_file(it->path(), type_ec)) continue;  // follows symlinks
+    // Anything else is read: a FIFO, a directory or a device is reported as
+    // skipped by read_file (never waited on), not silently left out.
     files.push_back(it->path());
   }
-  if (ec) return make_error(directory.string() + ": cannot read the directory: " + ec.message());
+  if (ec) return make_error("directory not readable (" + directory.string() + ": " + ec.message() + ")");
   std::sort(files.begin(), files.end());
 
   KeyFileSet out;

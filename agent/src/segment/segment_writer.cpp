@@ -14,6 +14,7 @@
 #include <linux/futex.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -33,11 +34,54 @@ extern "C" {
 namespace tw {
 namespace {
 
-constexpr mode_t kSegmentMode = 0640;  // secrets: owner and the shared group
 constexpr std::size_t kMaxFieldBytes = 1u << 20;  // per secret / public value
+// A new file is private until its group and mode are set (apply_access).
+constexpr mode_t kCreateMode = 0600;
 
 std::string errno_text(std::string_view what, const std::filesystem::path& p) {
   return std::string(what) + " " + p.string() + ": " + std::strerror(errno);
+}
+
+// An unpredictable name for the next segment file: another user who can
+// write to the directory cannot plant a symlink or a file under it in
+// advance (and O_EXCL | O_NOFOLLOW would refuse it if they did).
+Result<std::string> temporary_name() {
+  unsigned char bytes[8];
+  if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
+    return make_error(std::string("getrandom: ") + std::strerror(errno));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string name = "segment.tmp.";
+  for (unsigned char b : bytes) {
+    name += kHex[b >> 4];
+    name += kHex[b & 15];
+  }
+  return name;
+}
+
+// The lock, a segment to adopt: a regular file of the agent's own, never
+// through a symlink -- a file someone else made there would otherwise
+// receive every secret, or let them hold the lock.
+Result<void> check_own_file(int fd, const std::filesystem::path& p) {
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return make_error(errno_text("cannot stat", p));
+  if (!S_ISREG(st.st_mode)) return make_error(p.string() + " is not a regular file");
+  if (st.st_uid != ::geteuid())
+    return make_error(p.string() + " is owned by uid " + std::to_string(st.st_uid) + ", not by the agent (uid " +
+                      std::to_string(::geteuid()) + "); remove it");
+  return {};
+}
+
+// Gives an open segment file its group and mode, checking each call.
+Result<void> apply_access(int fd, const SegmentAccess& access, const std::filesystem::path& p) {
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return make_error(errno_text("cannot stat", p));
+  if (access.group && st.st_gid != *access.group && ::fchown(fd, static_cast<uid_t>(-1), *access.group) != 0) {
+    const std::string why = std::strerror(errno);
+    return make_error("cannot give " + p.string() + " group " + std::to_string(*access.group) + ": " + why +
+                      (errno == EPERM ? " (the agent is not a member of that group)" : ""));
+  }
+  if (::fchmod(fd, access.mode) != 0) return make_error(errno_text("cannot chmod", p));
+  return {};
 }
 
 template <typename T>
@@ -66,6 +110,7 @@ std::uint64_t data_size(std::size_t name, std::size_t user, std::size_t secret,
 
 // A read-write mapping of one segment file.
 struct Mapping {
+  int fd = -1;  // kept open: set_access() changes the file it maps
   unsigned char* base = nullptr;
   std::size_t size = 0;
   std::uint32_t slot_count = 0;
@@ -91,6 +136,8 @@ struct Mapping {
   void unmap() {
     if (base != nullptr) munmap(base, size);
     base = nullptr;
+    if (fd >= 0) ::close(fd);
+    fd = -1;
   }
 };
 
@@ -185,13 +232,14 @@ struct SegmentWriter::Impl {
   std::filesystem::path dir;
   std::filesystem::path path;
   const Clock& clock;
+  SegmentAccess access;
   int lock_fd = -1;
   Mapping map;
   std::unordered_map<std::string, std::uint32_t> slots;  // name -> slot index
   WriteHook hook;
 
-  Impl(std::filesystem::path d, const Clock& c)
-      : dir(std::move(d)), path(dir / "segment"), clock(c) {}
+  Impl(std::filesystem::path d, const Clock& c, SegmentAccess a)
+      : dir(std::move(d)), path(dir / "segment"), clock(c), access(a) {}
   ~Impl() {
     map.unmap();
     if (lock_fd >= 0) close(lock_fd);
@@ -204,8 +252,9 @@ struct SegmentWriter::Impl {
 
   Result<void> lock() {
     const auto lock_path = dir / "segment.lock";
-    lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (lock_fd < 0) return make_error(errno_text("cannot open", lock_path));
+    if (auto own = check_own_file(lock_fd, lock_path); !own) return own;
     if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
       if (errno == EWOULDBLOCK)
         return make_error("another tokenwell-agent holds " + lock_path.string());
@@ -214,11 +263,17 @@ struct SegmentWriter::Impl {
     return {};
   }
 
+  // Maps `fd` (and takes it over: the Mapping closes it).
   static Result<Mapping> map_rw(int fd, std::size_t size, const std::filesystem::path& p) {
     void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (base == MAP_FAILED) return make_error(errno_text("cannot map", p));
+    if (base == MAP_FAILED) {
+      const auto err = errno_text("cannot map", p);
+      ::close(fd);
+      return make_error(err);
+    }
     madvise(base, size, MADV_DONTDUMP);  // secrets stay out of core dumps
     Mapping m;
+    m.fd = fd;
     m.base = static_cast<unsigned char*>(base);
     m.size = size;
     return m;
@@ -227,15 +282,22 @@ struct SegmentWriter::Impl {
   // Adopts an existing segment written by ABI 1, or returns an error saying
   // why it cannot (then a fresh file replaces it).
   Result<void> adopt() {
-    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return make_error(errno_text("cannot open", path));
+    if (auto own = check_own_file(fd, path); !own) {
+      ::close(fd);
+      return own;
+    }
     struct stat st{};
     if (fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(TW_SEG_HEADER_SIZE)) {
       close(fd);
       return make_error("segment too small: " + path.string());
     }
+    if (auto set = apply_access(fd, access, path); !set) {
+      ::close(fd);
+      return set;
+    }
     auto m = map_rw(fd, static_cast<std::size_t>(st.st_size), path);
-    close(fd);
     if (!m) return m.error();
     if (tw_validate_header(m->base, m->size) != TOKENWELL_OK ||
         m->header()->abi_version != TW_SEG_ABI_VERSION) {
@@ -278,17 +340,28 @@ struct SegmentWriter::Impl {
     const std::uint32_t copy_size = TW_SEG_COPY_HEADER_SIZE + static_cast<std::uint32_t>(TW_SEG_ALIGN8(layout.data_capacity));
     const std::uint32_t slot_size = TW_SEG_SLOT_HEADER_SIZE + 2 * copy_size;
     const std::uint64_t size = TW_SEG_HEADER_SIZE + static_cast<std::uint64_t>(layout.slot_count) * slot_size;
-    const auto tmp = dir / ("segment.tmp." + std::to_string(getpid()));
-    int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, kSegmentMode);
+    std::filesystem::path tmp;
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 8; ++attempt) {
+      auto name = temporary_name();
+      if (!name) return name.error();
+      tmp = dir / *name;
+      fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kCreateMode);
+      if (fd < 0 && errno != EEXIST) return make_error(errno_text("cannot create", tmp));
+    }
     if (fd < 0) return make_error(errno_text("cannot create", tmp));
-    fchmod(fd, kSegmentMode);  // umask must not widen or narrow it
-    if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
-      close(fd);
-      unlink(tmp.c_str());
-      return make_error(errno_text("cannot size", tmp));
+    // Group and mode first (the umask must not widen or narrow the mode),
+    // then the size: nothing is written to a file readers could not be
+    // allowed to read.
+    auto prepared = apply_access(fd, access, tmp);
+    if (prepared && ::ftruncate(fd, static_cast<off_t>(size)) != 0)
+      prepared = make_error(errno_text("cannot size", tmp));
+    if (!prepared) {
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return prepared;
     }
     auto fresh = map_rw(fd, size, tmp);
-    close(fd);
     if (!fresh) {
       unlink(tmp.c_str());
       return fresh.error();
@@ -404,13 +477,12 @@ SegmentWriter::~SegmentWriter() = default;
 
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::open(const std::filesystem::path& dir,
                                                            SegmentLayout layout,
-                                                           const Clock& clock) {
+                                                           const Clock& clock,
+                                                           SegmentOptions options) {
   if (layout.slot_count == 0 || layout.data_capacity == 0)
     return make_error("segment layout needs at least one slot and some capacity");
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return make_error("cannot create runtime directory " + dir.string() + ": " + ec.message());
-  auto impl = std::make_unique<Impl>(dir, clock);
+  if (auto prepared = prepare_runtime_dir(dir, options.runtime_dir); !prepared) return prepared.error();
+  auto impl = std::make_unique<Impl>(dir, clock, options.access);
   if (auto locked = impl->lock(); !locked) return locked.error();
   if (auto adopted = impl->adopt(); adopted) {
     SegmentLayout want{std::max(layout.slot_count, impl->map.slot_count),
@@ -475,6 +547,12 @@ Result<void> SegmentWriter::resize(SegmentLayout layout) {
                                                static_cast<std::uint32_t>(d.slots.size())});
   if (layout.data_capacity < largest) layout.data_capacity = next_pow2(largest);
   return d.create(layout);
+}
+
+Result<void> SegmentWriter::set_access(SegmentAccess access) {
+  if (auto r = apply_access(impl_->map.fd, access, impl_->path); !r) return r;
+  impl_->access = access;
+  return {};
 }
 
 void SegmentWriter::heartbeat() { impl_->heartbeat_now(); }

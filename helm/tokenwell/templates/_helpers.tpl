@@ -104,33 +104,49 @@ app.kubernetes.io/part-of: tokenwell
 {{- end -}}
 {{- end -}}
 
-{{/* The app's identity in workload mode: its uid, and the groups that own
-     the segment (fsGroup) and that it runs as (runAsGroup). */}}
-{{- define "tokenwell.appIds" -}}
+{{/* `allow` as the agent's access model holds it (docs/security.md): the
+     segment has one owner, the agent, and one group, so `allow` is at most
+     one gid and no uid but the agent's own, which the agent always allows.
+     The group is the pod's fsGroup in workload mode (every container of the
+     pod has it, the agent included) or config.allow.gids' one gid. */}}
+{{- define "tokenwell.allow" -}}
 {{- $v := include "tokenwell.settings" . | fromYaml -}}
-{{- $uids := list -}}
-{{- $gids := list -}}
-{{- if $v.workload.enabled -}}
-{{- with $v.workload.securityContext.runAsUser }}{{ $uids = append $uids . }}{{ end -}}
-{{- with $v.workload.securityContext.runAsGroup }}{{ $gids = append $gids . }}{{ end -}}
-{{- with $v.workload.podSecurityContext.fsGroup }}{{ $gids = append $gids . }}{{ end -}}
+{{- $gids := $v.config.allow.gids | default list -}}
+{{- $agentUid := $v.sidecar.securityContext.runAsUser -}}
+{{- range $v.config.allow.uids | default list -}}
+{{- if ne (toString .) (toString $agentUid) -}}
+{{- fail (printf "config.allow.uids: uid %v is not the agent's own (sidecar.securityContext.runAsUser %v): the segment file has one owner, so another user reads credentials only through the group; give that user's container the pod's fsGroup (workload.podSecurityContext.fsGroup) instead (docs/security.md)" . $agentUid) -}}
 {{- end -}}
-{{- toYaml (dict "uids" $uids "gids" $gids) -}}
+{{- end -}}
+{{- if gt (len $gids) 1 -}}
+{{- fail (printf "config.allow.gids: at most one gid (the segment file's group), got %v (docs/security.md)" $gids) -}}
+{{- end -}}
+{{- if $v.workload.enabled -}}
+{{- with $v.workload.podSecurityContext.fsGroup -}}
+{{- if and $gids (ne (toString (first $gids)) (toString .)) -}}
+{{- fail (printf "config.allow.gids: %v is not the pod's fsGroup (%v): the app and the agent share only the fsGroup, so it must be the segment's group (docs/security.md)" (first $gids) .) -}}
+{{- end -}}
+{{- $gids = list . -}}
+{{- end -}}
+{{- end -}}
+{{- if $gids -}}
+{{- toJson (dict "gids" $gids) -}}
+{{- else -}}
+{{- toJson dict -}}
+{{- end -}}
 {{- end -}}
 
-{{/* The agent's JSON config (docs/config.md). */}}
+{{/* The agent's JSON config (docs/config.md). Every other container
+     mounts runtime.dir read-only (tokenwell.appVolumeMounts), so the
+     emptyDir's mode 0777 is safe: runtime_dir_read_only_for_others. */}}
 {{- define "tokenwell.config" -}}
 {{- $v := include "tokenwell.settings" . | fromYaml -}}
-{{- $app := include "tokenwell.appIds" . | fromYaml -}}
-{{- $uids := concat (list) ($v.config.allow.uids | default list) $app.uids -}}
-{{- $gids := concat (list) ($v.config.allow.gids | default list) $app.gids -}}
-{{- with $v.sidecar.securityContext.runAsUser }}{{ $uids = append $uids . }}{{ end -}}
-{{- with $v.sidecar.securityContext.runAsGroup }}{{ $gids = append $gids . }}{{ end -}}
 {{- $config := dict
     "runtime_dir" $v.runtime.dir
+    "runtime_dir_read_only_for_others" true
     "listen" $v.config.listen
     "log" $v.config.log
-    "allow" (dict "uids" ($uids | uniq) "gids" ($gids | uniq))
+    "allow" (include "tokenwell.allow" . | fromJson)
     "credentials" ($v.config.credentials | default list)
     "keysets" ($v.config.keysets | default list) -}}
 {{- toPrettyJson $config -}}

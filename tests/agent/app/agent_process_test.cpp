@@ -9,11 +9,14 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -190,6 +193,63 @@ TEST_F(AgentProcess, OnceFailsWhenACredentialCannotBeFetched) {
   EXPECT_EQ(agent->wait_exit(10000), 1);
 }
 
+// Old code: --check-config passed a FIFO (access(R_OK) only), --once blocked
+// in open() for ever with nothing logged, and a directory was "empty".
+TEST_F(AgentProcess, SecretFilesThatAreNotRegularAreNamedNotWaitedOn) {
+  put(secrets() / "ok", secret("fifo-ok"));
+  ASSERT_EQ(::mkfifo((secrets() / "pipe").c_str(), 0600), 0);
+  fs::create_directory(secrets() / "dir");
+  write_config(file_credential("ok", secrets() / "ok") + "," + file_credential("pipe", secrets() / "pipe") + "," +
+               file_credential("dir", secrets() / "dir"));
+  auto check = start({"--check-config"});
+  EXPECT_EQ(check->wait_exit(10000), 1);
+  const std::string text = read_file(err());
+  const std::string fifo_line =
+      "credentials[1].path: " + (secrets() / "pipe").string() + " is a FIFO (named pipe), not a regular file";
+  const std::string dir_line =
+      "credentials[2].path: " + (secrets() / "dir").string() + " is a directory, not a regular file";
+  EXPECT_NE(text.find(fifo_line), std::string::npos) << text;
+  EXPECT_NE(text.find(dir_line), std::string::npos) << text;
+  auto once = start({"--once"});
+  EXPECT_EQ(once->wait_exit(10000), 1) << "a FIFO held the fetch";
+  EXPECT_NE(read_file(err()).find("is a FIFO (named pipe), not a regular file"), std::string::npos);
+  if (once->running()) {  // the old agent, stuck in open(): a writer lets it go
+    const int w = ::open((secrets() / "pipe").c_str(), O_WRONLY | O_NONBLOCK);
+    if (w >= 0) ::close(w);
+  }
+}
+
+// Old code: a runtime directory every user may write (an emptyDir's 0777)
+// was used as is, by --check-config and at start.
+TEST_F(AgentProcess, ARuntimeDirectoryOthersMayWriteIsRefusedUnlessDeclaredReadOnlyForThem) {
+  put(secrets() / "redis", secret("dir"));
+  fs::create_directories(run_dir());
+  fs::permissions(run_dir(), fs::perms::all);  // 0777, no sticky bit
+  write_config(file_credential("redis", secrets() / "redis"));
+  const std::string why = "runtime_dir: " + run_dir().string() +
+                          " is writable by every user (mode 0777) and has no sticky bit";
+  auto check = start({"--check-config"});
+  EXPECT_EQ(check->wait_exit(10000), 1);
+  EXPECT_NE(read_file(err()).find(why), std::string::npos) << read_file(err());
+  auto refused = start();
+  EXPECT_EQ(refused->wait_exit(10000), 1);
+  EXPECT_FALSE(fs::exists(run_dir() / "segment"));
+
+  // Every other container mounts it read-only: accepted, with a warning.
+  put(config(), "{\"runtime_dir\": \"" + run_dir().string() +
+                    "\", \"runtime_dir_read_only_for_others\": true, \"listen\": \"\", \"credentials\": [" +
+                    file_credential("redis", secrets() / "redis") + "]}");
+  auto ok = start({"--check-config"});
+  EXPECT_EQ(ok->wait_exit(10000), 0) << read_file(err());
+  auto agent = start();
+  tokenwell* tw = open_reader(*agent);
+  ASSERT_NE(tw, nullptr);
+  EXPECT_TRUE(wait_for_log(*agent, "the runtime directory is writable by every user and has no sticky bit"));
+  agent->kill(SIGTERM);
+  EXPECT_EQ(agent->wait_exit(10000), 0);
+  tokenwell_close(tw);
+}
+
 TEST_F(AgentProcess, FileRotationsArePublishedAndSigtermKeepsTheSegment) {
   const auto s1 = secret("one"), s2 = secret("two"), s3 = secret("three");
   put(secrets() / "redis", s1);
@@ -322,20 +382,26 @@ TEST_F(AgentProcess, LogLevelFromTheCommandLineSurvivesSighup) {
 
 TEST_F(AgentProcess, SocketApiWarningsAreJsonLinesOfTheAgentsLog) {
   put(secrets() / "redis", secret("json"));
-  // An allow list without this test's uid and gid: its own request is denied.
+  if (::geteuid() != 0) GTEST_SKIP() << "the denied caller runs as uid 4243: needs root (CI is)";
+  // The agent (this test's uid) and group 4242 are allowed; a caller as uid
+  // 4243 is denied.
   put(config(), "{\"runtime_dir\": \"" + run_dir().string() +
                     "\", \"listen\": \"\", \"log\": {\"format\": \"json\"},"
-                    " \"allow\": {\"uids\": [4242], \"gids\": [4242]}, \"credentials\": [" +
+                    " \"allow\": {\"gids\": [4242]}, \"credentials\": [" +
                     file_credential("redis", secrets() / "redis") + "]}");
+  fs::permissions(dir.path(), fs::perms::others_exec, fs::perm_options::add);
   auto agent = start();
   tokenwell* tw = open_reader(*agent);
   ASSERT_NE(tw, nullptr);
   next_value(tw, "redis", 0);
   tokenwell_close(tw);
   ASSERT_TRUE(wait_for_log(*agent, "started"));
-  auto r = testing::get_unix(run_dir() / "agent.sock", "/v1/credentials");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->result_int(), 403);
+  const fs::path code = dir.path() / "curl.code";
+  Child curl({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket",
+              (run_dir() / "agent.sock").string(), "http://localhost/v1/credentials"},
+             code, dir.path() / "curl.err", {.as = test::Identity{4243, 4243, {}}});
+  ASSERT_EQ(curl.wait_exit(10000), 0);
+  EXPECT_EQ(read_file(code), "403");
   ASSERT_TRUE(wait_for_log(*agent, "caller denied"));
   std::istringstream lines(read_file(err()));
   std::string line;
@@ -347,7 +413,7 @@ TEST_F(AgentProcess, SocketApiWarningsAreJsonLinesOfTheAgentsLog) {
     ASSERT_FALSE(j.is_discarded()) << "not a JSON line of the agent's log: " << line;
     EXPECT_EQ(j["level"], "warn");
     EXPECT_EQ(j["listener"], "socket API");
-    EXPECT_EQ(j["uid"], static_cast<std::int64_t>(getuid()));
+    EXPECT_EQ(j["uid"], 4243);
   }
   EXPECT_TRUE(found);
 }
@@ -386,6 +452,188 @@ TEST_F(AgentProcess, SecondAgentOnTheSameDirectoryIsRefused) {
   EXPECT_EQ(second->wait_exit(10000), 1);
   EXPECT_NE(read_file(err()).find("another tokenwell-agent"), std::string::npos);
   tokenwell_close(tw);
+}
+
+// --- one access model (docs/security.md) ------------------------------------
+// The agent runs as uid 4000 (supplementary group 4100) and readers as other
+// users, each through both paths: the segment (`tokenwell get`, file
+// permissions) and the socket (curl, SO_PEERCRED). For every reader, both
+// paths must agree with `allow`. On the old code uid 4003 with gid 0 was
+// refused by the socket yet read the segment, and a gid in `allow` that was
+// not the segment's group was let in by the socket only.
+class AccessModel : public AgentProcess {
+ protected:
+  static std::string agent_binary() {
+    const char* binary = std::getenv("TOKENWELL_AGENT_UNDER_TEST");
+    return binary ? binary : TOKENWELL_AGENT;
+  }
+  static constexpr uid_t kAgentUid = 4000;
+  static constexpr gid_t kAgentGid = 4000;
+  static constexpr gid_t kShared = 4100;  // the agent is a member
+  static constexpr gid_t kOther = 4200;   // the agent is a member too
+
+  struct Reader {
+    const char* who;
+    test::Identity id;
+  };
+  // Every combination: allowed through the primary gid, a supplementary
+  // group, the agent's own uid; refused as gid 0, another group, nobody.
+  const std::vector<Reader> readers = {
+      {"uid 4001, supplementary 4100", {4001, 4001, {kShared}}},
+      {"uid 4002, gid 4100", {4002, kShared, {}}},
+      {"uid 4003, gid 0", {4003, 0, {}}},
+      {"uid 4004, supplementary 4200", {4004, 4004, {kOther}}},
+      {"the agent's uid 4000, gid 4999", {kAgentUid, 4999, {}}},
+      {"nobody 65534", {65534, 65534, {}}},
+  };
+
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "runs the agent and its readers as other users: needs root (CI is)";
+    AgentProcess::SetUp();
+    // Other users traverse the test directory and read the config and the
+    // secret; the runtime directory is the agent's own, mode 0755.
+    fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                    fs::perms::others_read | fs::perms::others_exec);
+    fs::create_directories(run_dir());
+    ASSERT_EQ(::chown(run_dir().c_str(), kAgentUid, kAgentGid), 0);
+  }
+
+  void write_allow_config(const std::string& allow) {
+    put(config(), "{\"runtime_dir\": \"" + run_dir().string() + "\", \"listen\": \"\", \"allow\": " + allow +
+                      ", \"credentials\": [" + file_credential("redis", secrets() / "redis") + "]}");
+  }
+
+  std::unique_ptr<Child> start_as_agent_user() {
+    return std::make_unique<Child>(std::vector<std::string>{agent_binary(), "--config", config().string()},
+                                   out(), err(),
+                                   test::ChildOptions{.as = test::Identity{kAgentUid, kAgentGid, {kShared, kOther}}});
+  }
+
+  // Reads `redis` as `reader` from the segment; true when it got `value`.
+  bool reads_segment(const Reader& reader, const std::string& value) {
+    const fs::path o = dir.path() / "get.out", e = dir.path() / "get.err";
+    fs::remove(o);
+    Child get({TOKENWELL_CLI, "get", "redis"}, o, e,
+              {.extra_env = {"TOKENWELL_DIR=" + run_dir().string()}, .as = reader.id});
+    const int rc = get.wait_exit(10000);
+    EXPECT_NE(rc, 126) << reader.who << ": could not become that user";
+    return rc == 0 && read_file(o) == value + "\n";
+  }
+
+  // Asks the socket for `redis` as `reader`; true on 200 with `value`.
+  bool reads_socket(const Reader& reader, const std::string& value) {
+    const fs::path o = dir.path() / "curl.out", body = dir.path() / "curl.body";
+    fs::remove(o);
+    fs::remove(body);
+    // curl writes the body as the reader: give it a directory it may write.
+    const fs::path scratch = dir.path() / ("curl-" + std::to_string(reader.id.uid));
+    fs::create_directories(scratch);
+    ::chown(scratch.c_str(), reader.id.uid, reader.id.gid);
+    Child curl({"/usr/bin/curl", "-s", "-o", (scratch / "body").string(), "-w", "%{http_code}", "--unix-socket",
+                (run_dir() / "agent.sock").string(), "http://localhost/v1/credentials/redis"},
+               o, dir.path() / "curl.err", {.as = reader.id});
+    EXPECT_EQ(curl.wait_exit(10000), 0) << reader.who << ": curl failed";
+    return read_file(o) == "200" && read_file(scratch / "body").find(value) != std::string::npos;
+  }
+
+  // Waits (bounded) until the agent's log has `n` lines with `text`.
+  bool wait_for_count(Child& agent, const std::string& text, std::size_t n) {
+    for (int i = 0; i < 1000; ++i) {
+      const std::string log = read_file(err());
+      std::size_t count = 0;
+      for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++count;
+      if (count >= n) return true;
+      if (agent.wait_exit(10) >= 0) break;
+    }
+    ADD_FAILURE() << n << " x '" << text << "' not logged; stderr:\n" << read_file(err());
+    return false;
+  }
+
+  // Both paths for every reader; `allowed` says who `allow` lets in.
+  void expect_both_paths(const std::string& value, const std::function<bool(const Reader&)>& allowed) {
+    for (const auto& r : readers) {
+      const bool segment = reads_segment(r, value);
+      const bool socket = reads_socket(r, value);
+      EXPECT_EQ(segment, allowed(r)) << r.who << ": segment";
+      EXPECT_EQ(socket, allowed(r)) << r.who << ": socket";
+    }
+  }
+};
+
+TEST_F(AccessModel, SocketAndSegmentAgreeForEveryReaderAndFollowAReload) {
+  const auto s = secret("access");
+  put(secrets() / "redis", s);
+  write_allow_config("{\"gids\": [4100]}");
+  auto agent = start_as_agent_user();
+  tokenwell* tw = open_reader(*agent);
+  ASSERT_NE(tw, nullptr);
+  next_value(tw, "redis", 0);
+
+  const auto in_group = [](gid_t g) {
+    return [g](const Reader& r) {
+      return r.id.uid == kAgentUid || r.id.gid == g ||
+             std::find(r.id.groups.begin(), r.id.groups.end(), g) != r.id.groups.end();
+    };
+  };
+  struct stat st{};
+  ASSERT_EQ(::stat((run_dir() / "segment").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, kAgentUid);
+  EXPECT_EQ(st.st_gid, kShared);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  expect_both_paths(s, in_group(kShared));
+
+  // A reload to another group moves both paths together.
+  write_allow_config("{\"gids\": [4200]}");
+  agent->kill(SIGHUP);
+  ASSERT_TRUE(wait_for_count(*agent, "config reloaded", 1));
+  ASSERT_EQ(::stat((run_dir() / "segment").c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, kOther);
+  expect_both_paths(s, in_group(kOther));
+
+  // One that file permissions cannot express is refused; the running one stays.
+  write_allow_config("{\"gids\": [4100, 4200]}");
+  agent->kill(SIGHUP);
+  ASSERT_TRUE(wait_for_count(*agent, "allow.gids[1]", 1));
+  ASSERT_EQ(::stat((run_dir() / "segment").c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, kOther);
+  expect_both_paths(s, in_group(kOther));
+
+  // Owner only: with no gid, only the agent's uid reads, on both paths.
+  write_allow_config("{\"gids\": []}");
+  agent->kill(SIGHUP);
+  ASSERT_TRUE(wait_for_count(*agent, "config reloaded", 2));
+  ASSERT_EQ(::stat((run_dir() / "segment").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  expect_both_paths(s, [](const Reader& r) { return r.id.uid == kAgentUid; });
+
+  agent->kill(SIGTERM);
+  EXPECT_EQ(agent->wait_exit(10000), 0);
+  tokenwell_close(tw);
+}
+
+TEST_F(AccessModel, CheckConfigNamesAnAllowFilePermissionsCannotExpress) {
+  put(secrets() / "redis", secret("check"));
+  const auto check = [&](const std::string& allow) {
+    write_allow_config(allow);
+    fs::remove(err());
+    Child c({agent_binary(), "--config", config().string(), "--check-config"}, out(), err(),
+            {.as = test::Identity{kAgentUid, kAgentGid, {kShared}}});
+    const int rc = c.wait_exit(10000);
+    return std::make_pair(rc, read_file(err()));
+  };
+  EXPECT_EQ(check("{\"gids\": [4100]}").first, 0) << read_file(err());
+  EXPECT_EQ(check("{\"uids\": [4000]}").first, 0) << read_file(err());
+  auto [rc, text] = check("{\"uids\": [65534]}");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(text.find("allow.uids[0]: uid 65534 is not the agent's own"), std::string::npos) << text;
+  std::tie(rc, text) = check("{\"gids\": [4100, 4200]}");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(text.find("allow.gids[1]"), std::string::npos) << text;
+  std::tie(rc, text) = check("{\"gids\": [4300]}");  // not a group of the agent's
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(text.find("allow.gids[0]: the agent (uid 4000, gid 4000) is not a member of group 4300"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace

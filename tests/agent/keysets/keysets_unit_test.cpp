@@ -4,6 +4,7 @@
 // is valid, none after retention), restart adoption, key files swapped the
 // way Kubernetes swaps a Secret, and the JWKS refresh rules.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <openssl/pem.h>
 
 #include <deque>
@@ -531,6 +532,23 @@ TEST(KeyFiles, JwkFilesAndPublicKeysVerifyOnlyPrivateKeysSign) {
   ASSERT_EQ(set->skipped.size(), 1u);
   EXPECT_TRUE(set->skipped[0].starts_with("broken.pem: ")) << set->skipped[0];
   EXPECT_EQ(set->jwks.find("\"d\""), std::string::npos);
+}
+
+// Old code: a FIFO or a directory among the key files was left out without
+// a word (and an entry swapped for a FIFO between the type check and the
+// open blocked the loop). Now each is opened non-blocking, skipped and named.
+TEST(KeyFiles, AFifoOrADirectoryAmongTheKeysIsSkippedByName) {
+  SecretVolume volume;
+  volume.update({{"2026-10-01.pem", pem_private_key("EC", "P-256")}});
+  ASSERT_EQ(::mkfifo((volume.dir() / "pipe.pem").c_str(), 0600), 0);
+  fs::create_directory(volume.dir() / "old");
+  auto set = load_key_files(volume.dir());
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->keys, 1u);
+  EXPECT_EQ(set->skipped,
+            (std::vector<std::string>{"old: " + (volume.dir() / "old").string() + " is a directory, not a regular file",
+                                      "pipe.pem: " + (volume.dir() / "pipe.pem").string() +
+                                          " is a FIFO (named pipe), not a regular file"}));
 }
 
 TEST(KeyFiles, NoValidKeyIsAnError) {

@@ -1,6 +1,7 @@
 // Segment writer + libtokenwell reader, in one process: the contract of
 // publish/read/list/wait, expiry, growth with remapping, and adoption.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -317,6 +318,102 @@ TEST_F(SegmentTest, VersionMacrosMatchRuntime) {
   for (int code = 0; code <= TOKENWELL_ESYSTEM; ++code)
     EXPECT_STRNE(tokenwell_strerror(code), "unknown error code") << code;
   EXPECT_STREQ(tokenwell_strerror(999), "unknown error code");
+}
+
+// --- the files in the runtime directory --------------------------------------
+// Another user who can write in the runtime directory (an emptyDir is 0777)
+// plants links where the agent writes. None may receive a byte.
+
+std::string contents(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Old code: `segment.tmp.PID` opened with O_CREAT|O_TRUNC through the link,
+// so the victim file got the whole segment and `segment` became the link.
+TEST_F(SegmentTest, APlantedTempFileLinkIsNeverFollowed) {
+  const auto victim = dir / "victim";
+  std::ofstream(victim) << "attacker's";
+  for (const auto& name : {"segment.tmp." + std::to_string(getpid()), std::string("segment.tmp")})
+    std::filesystem::create_symlink(victim, dir / name);
+  auto w = open_writer();
+  ASSERT_NE(w, nullptr);
+  ASSERT_TRUE(w->publish("redis", cred("default", "tmp-link-secret")).ok());
+  EXPECT_EQ(contents(victim), "attacker's");
+  EXPECT_FALSE(std::filesystem::is_symlink(dir / "segment"));
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir / "segment"));
+  // A resize writes a new temporary file too.
+  ASSERT_TRUE(w->resize({16, 4096}).ok());
+  EXPECT_EQ(contents(victim), "attacker's");
+  // No temporary file is left behind, and the links planted are untouched.
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    const auto name = e.path().filename().string();
+    if (name.starts_with("segment.tmp")) {
+      EXPECT_TRUE(std::filesystem::is_symlink(e.path())) << name;
+    }
+  }
+}
+
+// Old code: the lock was opened through the link (and created the target).
+TEST_F(SegmentTest, APlantedLockLinkIsRefused) {
+  std::filesystem::create_symlink(dir / "elsewhere", dir / "segment.lock");
+  auto w = SegmentWriter::open(dir.path(), {4, 1024}, clock);
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.error().message.find("segment.lock"), std::string::npos) << w.error().message;
+  EXPECT_FALSE(std::filesystem::exists(dir / "elsewhere"));
+}
+
+// Old code: adoption opened `segment` through the link O_RDWR.
+TEST_F(SegmentTest, APlantedSegmentLinkIsReplacedNotAdopted) {
+  const auto victim = dir / "victim";
+  std::ofstream(victim) << std::string(8192, 'x');
+  std::filesystem::create_symlink(victim, dir / "segment");
+  auto w = open_writer();
+  ASSERT_NE(w, nullptr);
+  ASSERT_TRUE(w->publish("redis", cred("default", "segment-link-secret")).ok());
+  EXPECT_EQ(contents(victim), std::string(8192, 'x'));
+  EXPECT_FALSE(std::filesystem::is_symlink(dir / "segment"));
+  Reader r(dir.path());
+  std::string token;
+  ASSERT_EQ(r.read("redis", &token), TOKENWELL_OK);
+  EXPECT_EQ(token, "segment-link-secret");
+}
+
+// Old code: a directory every user may write, without the sticky bit, was
+// used as is.
+TEST_F(SegmentTest, ARuntimeDirectoryOthersMayWriteNeedsTheStickyBit) {
+  const auto run = dir / "run";
+  std::filesystem::create_directory(run);
+  ASSERT_EQ(::chmod(run.c_str(), 0777), 0);
+  auto refused = SegmentWriter::open(run, {4, 1024}, clock);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("is writable by every user (mode 0777) and has no sticky bit"),
+            std::string::npos)
+      << refused.error().message;
+  EXPECT_FALSE(std::filesystem::exists(run / "segment"));
+  EXPECT_FALSE(std::filesystem::exists(run / "segment.lock"));
+  // The config says no one else can write it (every other mount read-only).
+  EXPECT_TRUE(SegmentWriter::open(run, {4, 1024}, clock, {.runtime_dir = {.read_only_for_others = true}}).ok());
+  // Or the sticky bit: only an entry's owner may rename or remove it.
+  ASSERT_EQ(::chmod(run.c_str(), 01777), 0);
+  EXPECT_TRUE(SegmentWriter::open(run, {4, 1024}, clock).ok());
+}
+
+TEST_F(SegmentTest, TheSegmentGetsTheGroupAndModeOfAllow) {
+  const gid_t own = ::getegid();
+  auto w = SegmentWriter::open(dir.path(), {4, 1024}, clock, {.access = {own, 0640}});
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  struct stat st{};
+  ASSERT_EQ(::stat((dir / "segment").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(st.st_gid, own);
+  ASSERT_TRUE((*w)->set_access({std::nullopt, 0600}).ok());
+  ASSERT_EQ(::stat((dir / "segment").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  // Every later file (a resize writes one) keeps it.
+  ASSERT_TRUE((*w)->resize({32, 4096}).ok());
+  ASSERT_EQ(::stat((dir / "segment").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
 }
 
 }  // namespace

@@ -19,10 +19,11 @@
 #include "tokenwell/agent/sources/entra/client_assertion.hpp"
 #include "tokenwell/agent/sources/entra/token_response.hpp"
 
+#include "credential_file.hpp"
+
 namespace tw {
 namespace {
 
-constexpr std::size_t kMaxCredentialFileBytes = 64 * 1024;
 constexpr std::string_view kJwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 // ---- files
@@ -46,12 +47,6 @@ Result<FileStamp> stamp_of(const std::filesystem::path& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return make_error("cannot stat " + errno_text(path));
   return FileStamp{st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim};
-}
-
-// The file's contents without surrounding whitespace (Kubernetes secrets
-// made with `echo` end in a newline). Empty files are an error.
-Result<Secret> read_credential_file(const std::filesystem::path& path) {
-  return read_file(path, {.max_bytes = kMaxCredentialFileBytes, .trim = Trim::whitespace, .empty_is_error = true});
 }
 
 // A file whose parsed value is kept until the file changes.
@@ -270,6 +265,10 @@ std::unique_ptr<CredentialSource> make_oauth2_source(const OAuth2Config& config,
   s.auth = config.auth;
   s.username = config.username;
   return std::make_unique<TokenEndpointSource>(std::move(s), context);
+}
+
+Result<Secret> read_credential_file(const std::filesystem::path& path) {
+  return read_file(path, {.max_bytes = 64 * 1024, .trim = Trim::whitespace, .empty_is_error = true});
 }
 
 }  // namespace tw

@@ -5,9 +5,13 @@
 
 namespace tw {
 
-FetchResult<FetchedCredential> FileSource::fetch() {
+Result<Secret> read_secret_file(const std::filesystem::path& path) {
   // One trailing newline is the file's, not the secret's (`echo pw > file`).
-  auto content = read_file(config_.path, {.max_bytes = 64 * 1024, .trim = Trim::one_newline, .empty_is_error = true});
+  return read_file(path, {.max_bytes = 64 * 1024, .trim = Trim::one_newline, .empty_is_error = true});
+}
+
+FetchResult<FetchedCredential> FileSource::fetch() {
+  auto content = read_secret_file(config_.path);
   if (!content) return FetchError{content.error().message, std::nullopt, 0};
   FetchedCredential c;
   c.token = std::move(*content);

@@ -201,7 +201,8 @@ TEST(CheckFiles, NamesUnreadableAndUnusableFiles) {
   ASSERT_TRUE(c);
   auto r = check_files(*c, "credentials[3]");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message, "credentials[3].auth.secret_file: file not readable (" + (dir / "s").string() + ")");
+  EXPECT_EQ(r.error().message, "credentials[3].auth.secret_file: file not readable (" + (dir / "s").string() +
+                                   ": No such file or directory)");
   test::write_file(dir / "s", "secret\n");
   EXPECT_TRUE(check_files(*c, "credentials[3]"));
 

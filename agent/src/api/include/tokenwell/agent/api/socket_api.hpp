@@ -52,15 +52,17 @@ class io_context;
 
 namespace tw {
 
-// The config's `allow`: a caller is let in when its uid is in `uids` or its
-// (primary, as SO_PEERCRED reports it) gid is in `gids`.
+// The config's `allow`: a caller is let in when its uid is in `uids`, or its
+// gid or one of its supplementary groups is in `gids` -- the same test the
+// kernel applies to the segment file, whose owner and group `allow` sets
+// (config/access.hpp).
 struct SocketAllowList {
   std::vector<uid_t> uids;
   std::vector<gid_t> gids;
 
   // The default: the agent's own uid and gid.
   static SocketAllowList own_ids();
-  bool permits(uid_t uid, gid_t gid) const;
+  bool permits(uid_t uid, gid_t gid, const std::vector<gid_t>& groups = {}) const;
 };
 
 struct SocketApiOptions {
@@ -89,6 +91,10 @@ class SocketApi {
   ~SocketApi();
   SocketApi(const SocketApi&) = delete;
   SocketApi& operator=(const SocketApi&) = delete;
+
+  // A reload changed `allow`: requests read from now on are checked against
+  // it. On the io_context's thread.
+  void set_allow(SocketAllowList allow);
 
   // Something was published: held long-polls look again.
   void notify_published();

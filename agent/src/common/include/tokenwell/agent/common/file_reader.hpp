@@ -7,8 +7,11 @@
 //                                  .empty_is_error = true});
 //   if (!secret) return fail("auth.secret_file: " + secret.error().message);
 //
-// Errors name the path and what failed ("/s: larger than 64 KiB"), never
-// the content. Thread-safe.
+// Only regular files are read (after following symlinks, so Kubernetes'
+// `..data` links work): a FIFO, a directory or a device is refused at once,
+// never waited on ("/s is a FIFO (named pipe), not a regular file"). Errors
+// name the path and what failed ("file not readable (/s: Permission
+// denied)", "/s: larger than 64 KiB"), never the content. Thread-safe.
 #pragma once
 
 #include <cstddef>

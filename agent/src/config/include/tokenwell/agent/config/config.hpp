@@ -57,13 +57,19 @@ struct LogConfig {
   std::string format = "json";  // json | text
 };
 
+// Who may read credentials: on the socket and in the segment alike, held to
+// what file permissions can say (access.hpp, docs/security.md).
 struct AllowConfig {
-  std::vector<uid_t> uids;  // default: the agent's own uid
-  std::vector<gid_t> gids;  // default: the agent's own gid
+  std::vector<uid_t> uids;  // the agent's own uid only (always allowed: it owns the segment)
+  std::vector<gid_t> gids;  // at most one: the segment's group; default: the agent's own gid
 };
 
 struct AgentConfig {
   std::filesystem::path runtime_dir;  // config, else $TOKENWELL_DIR, else /run/tokenwell
+  // Every container but the agent's mounts runtime_dir read-only, so a mode
+  // that lets others write (a Kubernetes emptyDir's 0777) is accepted
+  // (segment/runtime_dir.hpp).
+  bool runtime_dir_read_only_for_others = false;
   std::string listen = "0.0.0.0:9464";  // "" disables the TCP listener
   LogConfig log;
   AllowConfig allow;

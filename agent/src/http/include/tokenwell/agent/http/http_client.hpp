@@ -76,6 +76,11 @@ struct HttpClientOptions {
   std::string user_agent = "tokenwell-agent";
 };
 
+// A CA bundle file (public certificates, read as text) the way every client
+// reads one: a regular file of at most 16 MiB. --check-config reads ca_file
+// with it too.
+Result<std::string> read_ca_bundle(const std::filesystem::path& path);
+
 // libcurl with TLS peer and host verification always on, proxies from the
 // environment (https_proxy, no_proxy, ...), no redirects, HTTP(S) only.
 class CurlHttpClient final : public HttpClient {

@@ -6,13 +6,14 @@
 //   for (auto& bad : set->skipped) log::warn("key file skipped", {{"problem", bad}});
 //   publish(set->jwks, set->signing_key);
 //
-// Each regular file whose name does not start with '.' holds one key: PEM
+// Each file whose name does not start with '.' holds one key: PEM
 // (a private key signs and verifies, a public key only verifies) or one JWK
 // object. Every valid key is in the published JWKS. The signing key is the
 // private key whose file name sorts last (byte order), so name files by date
 // ("2026-11-01.pem") and rotate by adding the new file first: every key
-// verifies while it is listed, the newest signs. Files that do not parse are
-// skipped and reported, never fatal. The reader is the agent's loop.
+// verifies while it is listed, the newest signs. Files that do not parse, and
+// entries that are not regular files (a FIFO, a directory), are skipped and
+// reported, never fatal. The reader is the agent's loop.
 #pragma once
 
 #include <filesystem>

@@ -10,6 +10,13 @@
 //                                      .username = oid, .secret = token,
 //                                      .expires_at = exp});
 //
+// Files: the runtime directory is checked first (runtime_dir.hpp); the lock
+// and the segment are opened without following symlinks and must be the
+// agent's own; a new segment is written under an unpredictable temporary
+// name created with O_EXCL, given its group and mode (SegmentAccess) before
+// anything is written, then renamed over `segment`. Every one of these
+// calls is checked.
+//
 // Restart adoption: open() over an existing compatible file keeps every slot
 // as it is (values stay readable, generations continue). A value that does
 // not fit, or more entries than slots, make publish() write a bigger file and
@@ -17,6 +24,8 @@
 //
 // Not thread-safe: one thread (the agent's event loop) owns the writer.
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -31,6 +40,7 @@
 #include "tokenwell/agent/common/entry_name.hpp"
 #include "tokenwell/agent/common/result.hpp"
 #include "tokenwell/agent/common/secret.hpp"
+#include "tokenwell/agent/segment/runtime_dir.hpp"
 
 namespace tw {
 
@@ -39,6 +49,19 @@ enum class SlotKind : std::uint32_t { credential = 1, keyset = 2 };
 struct SegmentLayout {
   std::uint32_t slot_count = 16;
   std::uint32_t data_capacity = 16 * 1024;  // bytes of data per copy
+};
+
+// Who may read the segment file, besides its owner (the agent): the config's
+// `allow` as file permissions (config/access.hpp). Readers map it read-only,
+// so the mode never grants write to anyone but the owner.
+struct SegmentAccess {
+  std::optional<gid_t> group;  // the file's group; nullopt: whatever it is created with
+  mode_t mode = 0640;          // 0640 (owner + group) or 0600 (owner only)
+};
+
+struct SegmentOptions {
+  SegmentAccess access;
+  RuntimeDirPolicy runtime_dir;
 };
 
 // A value to publish. `secret` is copied into shared memory and nowhere else.
@@ -78,10 +101,13 @@ class SegmentWriter {
  public:
   using WriteHook = std::function<void(WritePhase)>;
 
-  // Takes the writer lock and adopts or creates `dir/segment` with at least
-  // `layout`. Fails when another live agent holds the lock.
+  // Checks (and creates) the runtime directory, takes the writer lock and
+  // adopts or creates `dir/segment` with at least `layout`, with
+  // `options.access`. Fails when another live agent holds the lock, or when
+  // a file there is not the agent's own.
   static Result<std::unique_ptr<SegmentWriter>> open(const std::filesystem::path& dir,
-                                                     SegmentLayout layout, const Clock& clock);
+                                                     SegmentLayout layout, const Clock& clock,
+                                                     SegmentOptions options = {});
   ~SegmentWriter();
   SegmentWriter(const SegmentWriter&) = delete;
   SegmentWriter& operator=(const SegmentWriter&) = delete;
@@ -96,6 +122,11 @@ class SegmentWriter {
   // Rewrites the segment with `layout` (grown to fit every current entry) in
   // a new file renamed over the old one; readers remap. For config reloads.
   Result<void> resize(SegmentLayout layout);
+
+  // Gives the segment file (and every later one) this group and mode; for a
+  // reload that changed `allow`. Readers that mapped it before keep their
+  // mapping: permissions are checked at open.
+  Result<void> set_access(SegmentAccess access);
 
   // Refreshes the header heartbeat with the clock's time.
   void heartbeat();

@@ -16,6 +16,11 @@
 
 namespace tw {
 
+// The secret in `path` as fetch() reads it: a regular file of at most 64 KiB
+// without one trailing newline; empty is an error. --check-config reads it
+// the same way.
+Result<Secret> read_secret_file(const std::filesystem::path& path);
+
 class FileSource final : public CredentialSource {
  public:
   explicit FileSource(FileSourceConfig config) : config_(std::move(config)) {}
