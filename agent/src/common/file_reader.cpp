@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,12 +21,38 @@ std::string size_text(std::size_t bytes) {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
+const char* file_type(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a file";
+}
+
 }  // namespace
 
 Result<Secret> read_file(const std::filesystem::path& path, const ReadOptions& options) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; the type check
+  // below refuses it (and devices such as /dev/zero) before any read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return make_error("cannot read " + path.string() + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return make_error("cannot read " + path.string() + ": " + std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return make_error(path.string() + ": not a regular file (it is " + file_type(st.st_mode) + ")");
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > options.max_bytes) {
+    ::close(fd);
+    return make_error(path.string() + ": larger than " + size_text(options.max_bytes));
+  }
   std::string data;
+  data.reserve(static_cast<std::size_t>(st.st_size));
   char buf[4096];
   Result<Secret> failed = make_error("");
   bool ok = true;
@@ -38,12 +65,13 @@ Result<Secret> read_file(const std::filesystem::path& path, const ReadOptions& o
       break;
     }
     if (n == 0) break;
-    data.append(buf, static_cast<std::size_t>(n));
-    if (data.size() > options.max_bytes) {
+    // Bounded even if the file grows while it is read.
+    if (data.size() + static_cast<std::size_t>(n) > options.max_bytes) {
       failed = make_error(path.string() + ": larger than " + size_text(options.max_bytes));
       ok = false;
       break;
     }
+    data.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
   explicit_bzero(buf, sizeof buf);
