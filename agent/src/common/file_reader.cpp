@@ -91,7 +91,7 @@ Result<Secret> read_file(const std::filesystem::path& path, const ReadOptions& o
     explicit_bzero(data.data(), data.size());
     return make_error(path.string() + ": file is empty");
   }
-  Secret out(data.substr(begin, end - begin));
+  Secret out(std::string_view(data).substr(begin, end - begin));
   explicit_bzero(data.data(), data.size());
   return out;
 }
