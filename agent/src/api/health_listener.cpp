@@ -44,6 +44,9 @@ class HealthHandler final : public api::RequestHandler {
     return r;
   }
 
+  void connection_shed() override { metrics_.http_connection_shed("health"); }
+  void connection_refused() override { metrics_.http_connection_refused("health"); }
+
  private:
   const ApiBackend& backend_;
   Metrics& metrics_;

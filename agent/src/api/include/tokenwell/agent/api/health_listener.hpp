@@ -35,9 +35,14 @@ namespace tw {
 
 struct HealthListenerOptions {
   std::string listen = "0.0.0.0:9464";
-  // Scrapers and probes need few connections; the cap keeps descriptors
-  // for the socket API whatever reaches this port.
-  HttpLimits limits{.max_connections = 256};
+  // Scrapers and probes need few connections and send their request at
+  // once; the cap keeps descriptors for the socket API whatever reaches this
+  // port, the short deadlines and shedding the oldest idle connection keep
+  // idle connections from any pod from starving the kubelet's probes.
+  HttpLimits limits{.header_timeout = std::chrono::seconds(3),
+                    .idle_timeout = std::chrono::seconds(5),
+                    .max_connections = 256,
+                    .shed_idle_when_full = true};
 };
 
 class HealthListener {
