@@ -57,7 +57,7 @@ class PathTracker {
       if (l.object) {
         if (l.key.empty() && l.keys.empty()) break;  // before the object's first key
         if (!path.empty()) path += '.';
-        path += l.key;
+        path += printable(l.key);  // keys are config text: escaped and cut
       } else {
         path += "[" + std::to_string(l.elements) + "]";
       }

@@ -116,6 +116,13 @@ TEST(Config, HostileValuesAreLocatedErrorsNotExceptions) {
   auto r = parse_config_text(R"({"log": {"level": ")" + huge + R"("}})", env_of({}));
   ASSERT_TRUE(std::holds_alternative<ConfigErrors>(r));
   EXPECT_LT(std::get<ConfigErrors>(r).lines[0].size(), 200u);
+  // A key is config text too: escaped in the path (found by fuzz_config).
+  auto k = parse_config_text(R"({"a\u0001\u007fb": 1})", env_of({}));
+  ASSERT_TRUE(std::holds_alternative<ConfigErrors>(k));
+  EXPECT_TRUE(std::get<ConfigErrors>(k).lines[0].starts_with("a\\x01\\x7fb: unknown key")) << std::get<ConfigErrors>(k).lines[0];
+  auto nested = parse_config_text(R"({"log": {"\u001b[31m": 1, "\u001b[31m": 2}})", env_of({}));
+  ASSERT_TRUE(std::holds_alternative<ConfigErrors>(nested));
+  EXPECT_EQ(std::get<ConfigErrors>(nested).lines[0], "log.\\x1b[31m: duplicate key (each key may appear once in an object)");
 }
 
 TEST(Config, DefaultsFromDesign) {

@@ -58,9 +58,10 @@ class JsonObject {
 
   const nlohmann::json& json() const { return j_; }
   const std::string& path() const { return path_; }
-  // "path.key", or just "key" at the top level (path "").
+  // "path.key", or just "key" at the top level (path ""). A key comes from
+  // the config as written: escaped and cut like any value echoed back.
   std::string at(std::string_view key) const {
-    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+    return path_.empty() ? printable(key) : path_ + "." + printable(key);
   }
   Error error(std::string_view key, std::string_view what) const {
     return make_error(at(key) + ": " + std::string(what));
