@@ -3,10 +3,6 @@
 // may add parameters).
 #include "tokenwell/agent/api/health_listener.hpp"
 
-#include <arpa/inet.h>
-
-#include <charconv>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
@@ -48,43 +44,15 @@ class HealthHandler final : public api::RequestHandler {
     return r;
   }
 
+  void connection_shed() override { metrics_.http_connection_shed("health"); }
+  void connection_refused() override { metrics_.http_connection_refused("health"); }
+
  private:
   const ApiBackend& backend_;
   Metrics& metrics_;
 };
 
 }  // namespace
-
-Result<ListenAddress> parse_listen_address(std::string_view text) {
-  const auto fail = [&](const char* why) {
-    return make_error("listen address '" + std::string(text) + "': " + why);
-  };
-  std::string_view host;
-  std::string_view port;
-  if (text.starts_with('[')) {
-    const std::size_t close = text.find(']');
-    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":")
-      return fail("expected [IPv6]:PORT");
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-    in6_addr v6{};
-    if (host.empty() || ::inet_pton(AF_INET6, std::string(host).c_str(), &v6) != 1)
-      return fail("not an IPv6 address");
-  } else {
-    const std::size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos) return fail("expected HOST:PORT");
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    in_addr v4{};
-    if (::inet_pton(AF_INET, std::string(host).c_str(), &v4) != 1)
-      return fail("not an IPv4 address (IPv6 goes in brackets: [::]:9464)");
-  }
-  std::uint16_t number = 0;
-  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size())
-    return fail("the port must be a number from 0 to 65535");
-  return ListenAddress{std::string(host), number};
-}
 
 struct HealthListener::Impl {
   Impl(const ApiBackend& backend, Metrics& metrics) : handler(backend, metrics) {}
@@ -99,7 +67,7 @@ Result<std::unique_ptr<HealthListener>> HealthListener::open(boost::asio::io_con
                                                              const ApiBackend& backend,
                                                              Metrics& metrics, TimeSource& time) {
   auto address = parse_listen_address(options.listen);
-  if (!address) return address.error();
+  if (!address) return make_error("listen: " + address.error().message);
   using boost::asio::ip::tcp;
   boost::system::error_code ec;
   const tcp::endpoint endpoint(boost::asio::ip::make_address(address->host, ec), address->port);

@@ -131,6 +131,8 @@ class HttpConnection final : public Connection,
     // reading, writing, lingering: they end by themselves, then close.
   }
 
+  bool idle() const override { return phase_ == Phase::idle; }
+
   void close() override {
     if (phase_ == Phase::closed) return;
     phase_ = Phase::closed;
@@ -353,8 +355,8 @@ void ServerCore::log(log::Level level, std::string_view message, std::vector<log
 std::vector<std::shared_ptr<Connection>> ServerCore::live_connections() const {
   std::vector<std::shared_ptr<Connection>> live;
   live.reserve(connections_.size());
-  for (const auto& [raw, weak] : connections_)
-    if (auto c = weak.lock()) live.push_back(std::move(c));
+  for (const auto& [raw, entry] : connections_)
+    if (auto c = entry.connection.lock()) live.push_back(std::move(c));
   return live;
 }
 
@@ -385,7 +387,7 @@ void ServerCore::detach() {
 }
 
 void ServerCore::add(const std::shared_ptr<Connection>& connection) {
-  connections_.emplace(connection.get(), connection);
+  connections_.emplace(connection.get(), Open{connection, accepted_++});
   if (handler_ != nullptr) handler_->connections_changed(connections_.size());
 }
 
@@ -393,6 +395,21 @@ void ServerCore::remove(Connection* connection) {
   if (connections_.erase(connection) == 0) return;
   if (handler_ != nullptr) handler_->connections_changed(connections_.size());
   finish_stop_if_done();
+}
+
+bool ServerCore::shed_oldest_idle() {
+  std::shared_ptr<Connection> oldest;
+  std::uint64_t oldest_accepted = UINT64_MAX;
+  for (const auto& [raw, entry] : connections_) {
+    if (entry.accepted >= oldest_accepted) continue;
+    auto c = entry.connection.lock();
+    if (!c || !c->idle()) continue;
+    oldest = std::move(c);
+    oldest_accepted = entry.accepted;
+  }
+  if (!oldest) return false;
+  oldest->close();
+  return true;
 }
 
 void ServerCore::finish_stop_if_done() {
@@ -441,6 +458,9 @@ void HttpServer<Protocol>::on_accept(const error_code& ec, typename Protocol::so
     }
     retry_->arm(100ms);
     return;
+  }
+  if (open_connections() >= limits().max_connections && limits().shed_idle_when_full && shed_oldest_idle()) {
+    if (RequestHandler* h = handler()) h->connection_shed();
   }
   if (open_connections() >= limits().max_connections) {
     if (RequestHandler* h = handler()) h->connection_refused();  // counted before the client sees it

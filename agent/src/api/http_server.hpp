@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -76,6 +77,9 @@ class RequestHandler {
   virtual void connections_changed(std::size_t open) { (void)open; }
   // A connection was closed at once because max_connections were open.
   virtual void connection_refused() {}
+  // An idle connection was closed to make room for a new one
+  // (HttpLimits::shed_idle_when_full).
+  virtual void connection_shed() {}
 };
 
 // What the server needs from one of its connections.
@@ -85,6 +89,8 @@ class Connection {
   virtual void wake() = 0;       // a deferred answer may be ready
   virtual void stopping() = 0;   // the server stops: finish up, take no new request
   virtual void close() = 0;      // at once
+  // Waiting for a request (none being read, answered or written).
+  virtual bool idle() const = 0;
 };
 
 // The part of a server its connections share. Connections hold it by
@@ -120,6 +126,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
 
   void add(const std::shared_ptr<Connection>& connection);
   void remove(Connection* connection);
+  // Closes the idle connection accepted first; false when none is idle.
+  bool shed_oldest_idle();
 
  protected:
   virtual void close_acceptor() = 0;
@@ -134,7 +142,12 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   RequestHandler* handler_;
   std::string name_;
   TimeSource& time_;
-  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
+  struct Open {
+    std::weak_ptr<Connection> connection;
+    std::uint64_t accepted;  // order of acceptance: lower is older
+  };
+  std::unordered_map<Connection*, Open> connections_;
+  std::uint64_t accepted_ = 0;
   bool stopping_ = false;
   std::vector<std::function<void()>> on_stopped_;
   std::unique_ptr<Timer> grace_;

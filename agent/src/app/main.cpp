@@ -1,11 +1,14 @@
 // main.cpp -- tokenwell-agent's command line (DESIGN.md, "Agent"):
 //   tokenwell-agent --config FILE [--check-config] [--once] [--log-level LEVEL]
+//                   [--allow-core-dumps]
 //   tokenwell-agent --print-config-schema
+#include <cstdint>
 #include <cstring>
 #include <iostream>
 #include <string>
 #include <string_view>
 
+#include "core_dumps.hpp"
 #include "tokenwell/agent/app/agent.hpp"
 #include "tokenwell/agent/app/check_config.hpp"
 #include "tokenwell/agent/config/config.hpp"
@@ -17,12 +20,16 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: tokenwell-agent --config FILE [--check-config] [--once] [--log-level LEVEL]\n"
+    "                       [--allow-core-dumps]\n"
     "  --config FILE      the agent's JSON config (required)\n"
     "  --check-config     validate the config and the files it names, print each problem\n"
     "                     with its JSON path, exit 0 (ok) or 1\n"
     "  --once             fetch every credential once, publish, exit 0 (non-zero if any failed)\n"
     "  --log-level LEVEL  trace, debug, info, warn or error (overrides log.level)\n"
     "  --print-config-schema  print the config file's JSON Schema and exit\n"
+    "  --allow-core-dumps for debugging only: leave the process dumpable and RLIMIT_CORE\n"
+    "                     as inherited (by default no core file is written: it would\n"
+    "                     hold tokens and client secrets)\n"
     "  --version, --help\n"
     "Signals: SIGTERM/SIGINT stop gracefully (the segment stays readable), SIGHUP reloads.\n";
 
@@ -35,7 +42,7 @@ int usage_error(const std::string& what) {
 
 int main(int argc, char** argv) {
   std::string config_path, log_level;
-  bool check = false, once = false;
+  bool check = false, once = false, allow_core_dumps = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     auto value = [&](std::string& out) {
@@ -53,6 +60,8 @@ int main(int argc, char** argv) {
       log_level = std::string(a.substr(12));
     } else if (a == "--check-config") {
       check = true;
+    } else if (a == "--allow-core-dumps") {
+      allow_core_dumps = true;
     } else if (a == "--once") {
       once = true;
     } else if (a == "--help" || a == "-h") {
@@ -74,6 +83,9 @@ int main(int argc, char** argv) {
     return usage_error("unknown log level '" + log_level + "'");
   if (check && once) return usage_error("--check-config and --once exclude each other");
 
+  // Before the first secret is read (--check-config reads secret files too).
+  const tw::CoreDumpState dumps = allow_core_dumps ? tw::current_core_dump_state() : tw::disable_core_dumps();
+
   const auto env = tw::process_environment();
   auto loaded = tw::load_config(config_path, env);
   if (auto* errors = std::get_if<tw::ConfigErrors>(&loaded)) {
@@ -90,6 +102,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   tw::log::init({config.log.format, log_level.empty() ? config.log.level : log_level});
+  // What the kernel reports, read back: tests and operators check this line.
+  const std::int64_t core_limit = dumps.core_limit_soft == UINT64_MAX ? -1 : static_cast<std::int64_t>(dumps.core_limit_soft);
+  if (!dumps.error.empty()) {
+    tw::log::warn("cannot disable core dumps", {{"error", dumps.error}, {"dumpable", dumps.dumpable}});
+  } else {
+    tw::log::info("core dumps", {{"dumpable", dumps.dumpable}, {"core_limit_bytes", core_limit},
+                                 {"allowed_by_flag", allow_core_dumps}});
+  }
 
   tw::Agent agent(config, config_path, env, {.log_level = log_level});
   return once ? agent.run_once() : agent.run();

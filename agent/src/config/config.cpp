@@ -6,11 +6,13 @@
 #include <functional>
 #include <set>
 
+#include "tokenwell/agent/common/credential_text.hpp"
+#include "tokenwell/agent/common/entry_name.hpp"
 #include "tokenwell/agent/common/file_reader.hpp"
 #include "tokenwell/agent/config/access.hpp"
 #include "tokenwell/agent/config/config_schema.hpp"
 #include "tokenwell/agent/common/json_object.hpp"
-#include "tokenwell/agent/common/entry_name.hpp"
+#include "tokenwell/agent/common/listen_address.hpp"
 
 namespace tw {
 namespace {
@@ -18,7 +20,10 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kDefaultRuntimeDir = "/run/tokenwell";
-constexpr std::size_t kMaxConfigBytes = 4 * 1024 * 1024;
+// A config names its entries and files; a megabyte is far beyond any real
+// one and bounds what a reload may read.
+constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
+constexpr std::size_t kMaxConfigDepth = 16;  // a real config nests 5 deep
 
 bool allowed_value(const config_schema::Property& p, std::string_view value) {
   return std::find(p.values.begin(), p.values.end(), value) != p.values.end();
@@ -57,6 +62,7 @@ Result<SourceSettings> parse_file_source(const json& j, const std::string& path)
       return o.error("username", std::string("expected a string or {\"value\": ...}, got ") +
                                      u->type_name());
     }
+    if (auto r = check_username(c.username); !r) return o.error("username", r.error().message);
   }
   return SourceSettings{std::move(c)};
 }
@@ -126,7 +132,7 @@ Result<std::string> entry_name(const JsonObject& o) {
   TW_TRY(name, o.string("name"));
   if (!name) return o.error("name", "required");
   if (!valid_entry_name(*name))
-    return o.error("name", "'" + *name + "' must be 1 to 64 characters of [A-Za-z0-9._-]");
+    return o.error("name", quote(*name) + " must be 1 to 64 characters of [A-Za-z0-9._-]");
   return *name;
 }
 
@@ -143,7 +149,7 @@ Result<CredentialConfig> parse_credential(const json& j, const std::string& path
   auto it = std::find_if(parsers.begin(), parsers.end(),
                          [&](const auto& entry) { return entry.first == *source; });
   if (it == parsers.end())
-    return o.error("source", "unknown source '" + *source + "' (expected one of " + names + ")");
+    return o.error("source", "unknown source " + quote(*source) + " (expected one of " + names + ")");
   TW_TRY(refresh, parse_refresh(o));
   TW_TRY(settings, it->second(j, path));
   return CredentialConfig{name, *source, refresh, std::move(settings), j.dump()};
@@ -236,7 +242,7 @@ Result<KeysetSettings> parse_generated_keyset(const JsonObject& o) {
       return o.error("algorithm", "HS256 keys are symmetric and cannot be published in a public JWKS "
                                   "(expected " + one_of(allowed) + ")");
     if (it == names.end() || !allowed_value(allowed, *algorithm))
-      return o.error("algorithm", "unknown algorithm '" + *algorithm + "' (expected " + one_of(allowed) + ")");
+      return o.error("algorithm", "unknown algorithm " + quote(*algorithm) + " (expected " + one_of(allowed) + ")");
     c.algorithm = it->second;
   }
   TW_TRY(rotate_every, o.duration("rotate_every"));
@@ -272,7 +278,7 @@ Result<KeysetConfig> parse_keyset(const json& j, const std::string& path) {
   if (*source == "jwks") settings = parse_jwks_keyset(o);
   else if (*source == "key_files") settings = parse_key_files_keyset(o);
   else if (*source == "generated") settings = parse_generated_keyset(o);
-  else return o.error("source", "unknown source '" + *source + "' (expected one of jwks, key_files, generated)");
+  else return o.error("source", "unknown source " + quote(*source) + " (expected one of jwks, key_files, generated)");
   if (!settings) return settings.error();
   return KeysetConfig{name, *source, std::move(*settings), j.dump()};
 }
@@ -310,12 +316,8 @@ Result<void> parse_top_level(const JsonObject& o, const Environment& env, AgentC
   if (const json* l = o.find("listen")) {
     if (!l->is_string()) return o.error("listen", std::string("expected \"host:port\", got ") + l->type_name());
     c.listen = l->get<std::string>();
-    const auto colon = c.listen.rfind(':');
-    if (!c.listen.empty() &&
-        (colon == std::string::npos || colon == 0 || colon + 1 == c.listen.size() ||
-         c.listen.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
-         std::stol(c.listen.substr(colon + 1)) > 65535))
-      return o.error("listen", "expected \"host:port\" like \"0.0.0.0:9464\", got \"" + c.listen + "\"");
+    // The listener parses it the same way: what passes here binds.
+    if (auto a = parse_listen_address(c.listen); !c.listen.empty() && !a) return o.error("listen", a.error().message);
   }
   TW_TRY(log, o.object("log"));
   if (log) {
@@ -324,9 +326,9 @@ Result<void> parse_top_level(const JsonObject& o, const Environment& env, AgentC
     TW_TRY(level, log->string("level"));
     TW_TRY(format, log->string("format"));
     if (level && !allowed_value(schema.property("level"), *level))
-      return log->error("level", "unknown level '" + *level + "' (expected " + one_of(schema.property("level")) + ")");
+      return log->error("level", "unknown level " + quote(*level) + " (expected " + one_of(schema.property("level")) + ")");
     if (format && !allowed_value(schema.property("format"), *format))
-      return log->error("format", "unknown format '" + *format + "' (expected " + one_of(schema.property("format")) + ")");
+      return log->error("format", "unknown format " + quote(*format) + " (expected " + one_of(schema.property("format")) + ")");
     if (level) c.log.level = *level;
     if (format) c.log.format = *format;
   }
@@ -348,6 +350,18 @@ Result<void> parse_top_level(const JsonObject& o, const Environment& env, AgentC
   return {};
 }
 
+// Runs one part of the parse so that nothing it throws (a bug, or memory
+// running out) escapes: the part's path becomes the error's, and a reload
+// keeps the running config as for any other error.
+template <typename Parse>
+auto guarded(const std::string& path, Parse&& parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const std::exception& e) {
+    return make_error(path + ": cannot be read (" + printable(e.what(), 120) + ")");
+  }
+}
+
 }  // namespace
 
 ConfigResult<AgentConfig> parse_config(const json& doc, const Environment& env) {
@@ -358,7 +372,8 @@ ConfigResult<AgentConfig> parse_config(const json& doc, const Environment& env) 
   }
   AgentConfig c;
   JsonObject top(doc, "");
-  if (auto r = parse_top_level(top, env, c); !r) errors.lines.push_back(r.error().message);
+  if (auto r = guarded("config", [&] { return parse_top_level(top, env, c); }); !r)
+    errors.lines.push_back(r.error().message);
 
   std::set<std::string> names;
   auto check_unique = [&](const std::string& name, const std::string& path) {
@@ -376,13 +391,13 @@ ConfigResult<AgentConfig> parse_config(const json& doc, const Environment& env) 
       parse_one((*list)[i], std::string(key) + "[" + std::to_string(i) + "]");
   };
   each("credentials", [&](const json& j, const std::string& path) {
-    auto cred = parse_credential(j, path, env);
+    auto cred = guarded(path, [&] { return parse_credential(j, path, env); });
     if (!cred) return errors.lines.push_back(cred.error().message);
     check_unique(cred->name, path);
     c.credentials.push_back(std::move(*cred));
   });
   each("keysets", [&](const json& j, const std::string& path) {
-    auto ks = parse_keyset(j, path);
+    auto ks = guarded(path, [&] { return parse_keyset(j, path); });
     if (!ks) return errors.lines.push_back(ks.error().message);
     check_unique(ks->name, path);
     c.keysets.push_back(std::move(*ks));
@@ -391,17 +406,18 @@ ConfigResult<AgentConfig> parse_config(const json& doc, const Environment& env) 
   return c;
 }
 
+ConfigResult<AgentConfig> parse_config_text(std::string_view text, const Environment& env) {
+  auto doc = parse_json_document(text, {.max_depth = kMaxConfigDepth});
+  if (!doc) return ConfigErrors{{doc.error().message}};
+  return parse_config(*doc, env);
+}
+
 ConfigResult<AgentConfig> load_config(const std::filesystem::path& file, const Environment& env) {
+  // Bounded and never blocking: a FIFO, a device or a directory at the
+  // config's path is refused before anything is read.
   auto text = read_file(file, {.max_bytes = kMaxConfigBytes});
-  if (!text) return ConfigErrors{{file.string() + ": cannot read the config file (" + text.error().message + ")"}};
-  json doc;
-  try {
-    doc = json::parse(text->reveal());
-  } catch (const json::parse_error& e) {
-    // e.what() names the line and column; it quotes at most a few characters.
-    return ConfigErrors{{file.string() + ": not valid JSON: " + e.what()}};
-  }
-  return parse_config(doc, env);
+  if (!text) return ConfigErrors{{"config: " + text.error().message}};
+  return parse_config_text(text->reveal(), env);
 }
 
 }  // namespace tw

@@ -1,6 +1,7 @@
 // entra_config.cpp -- parsing and checking the entra / oauth2 source config.
 #include "tokenwell/agent/config/entra_config.hpp"
 
+#include "tokenwell/agent/common/credential_text.hpp"
 #include "tokenwell/agent/common/json_object.hpp"
 #include "tokenwell/agent/config/config_schema.hpp"
 
@@ -60,6 +61,7 @@ Result<UsernameSpec> parse_username(const Object& parent, UsernameSpec fallback)
   UsernameSpec out;
   if (claim) out.claim = *claim;
   if (value) {
+    if (auto r = check_username(*value); !r) return o.error("value", r.error().message);
     out.claim.clear();
     out.value = *value;
   }
@@ -84,7 +86,7 @@ Result<AssertionAlgorithm> parse_algorithm(const Object& o, AssertionAlgorithm f
   if (!alg) return fallback;
   if (*alg == "PS256") return AssertionAlgorithm::ps256;
   if (*alg == "RS256") return AssertionAlgorithm::rs256;
-  return o.error("algorithm", "unknown algorithm '" + *alg + "' (expected PS256 or RS256)");
+  return o.error("algorithm", "unknown algorithm " + quote(*alg) + " (expected PS256 or RS256)");
 }
 
 struct AuthDefaults {
@@ -148,7 +150,7 @@ Result<EntraAuth> parse_auth(const Object& parent, const AuthDefaults& defaults,
     out.resource_id = resource_id.value_or("");
     return EntraAuth{std::move(out)};
   }
-  return o.error("method", "unknown method '" + m + "' (expected " + schema.variant_list() + ")");
+  return o.error("method", "unknown method " + quote(m) + " (expected " + schema.variant_list() + ")");
 }
 
 }  // namespace

@@ -130,6 +130,15 @@ struct Metrics::Impl {
       "Connections to the Unix socket closed at once because max_connections were open.")
       .Add({});
 
+  // --- both HTTP listeners (listener: "socket" or "health", the TCP one)
+  Family<Counter>& http_shed = counter(
+      registry, "tokenwell_http_connections_shed_total",
+      "Idle connections closed to make room for a new one because max_connections were open.");
+  Family<Counter>& http_refused = counter(
+      registry, "tokenwell_http_connections_refused_total",
+      "New connections to the TCP listener closed at once because max_connections were open "
+      "and none was idle.");
+
   // --- the agent
   Gauge& ready = gauge(registry, "tokenwell_ready",
                        "1 when every credential and keyset has a valid value (what /readyz "
@@ -206,6 +215,8 @@ Metrics::Metrics(std::string_view version, const Clock& clock)
   impl_->config_reloads.Add({{"result", "success"}});
   impl_->config_reloads.Add({{"result", "failure"}});
   impl_->config_last_success.Set(impl_->now());
+  impl_->http_shed.Add({{"listener", "health"}});
+  impl_->http_refused.Add({{"listener", "health"}});
 }
 
 Metrics::~Metrics() = default;
@@ -346,6 +357,14 @@ void Metrics::socket_connections(std::size_t open) {
 }
 
 void Metrics::socket_connection_refused() { impl_->socket_refused.Increment(); }
+
+void Metrics::http_connection_shed(std::string_view listener) {
+  impl_->http_shed.Add({{"listener", std::string(listener)}}).Increment();
+}
+
+void Metrics::http_connection_refused(std::string_view listener) {
+  impl_->http_refused.Add({{"listener", std::string(listener)}}).Increment();
+}
 
 void Metrics::set_ready(bool ready) { impl_->ready.Set(ready ? 1 : 0); }
 

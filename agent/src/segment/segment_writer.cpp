@@ -26,6 +26,8 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "tokenwell/agent/common/credential_text.hpp"
+
 extern "C" {
 #include "internal.h"  // tw_validate_header: one check of a header, shared with the reader
 #include "segment_format.h"
@@ -227,6 +229,7 @@ SlotInfo info_of(const CopyImage& img) {
 }  // namespace
 
 static_assert(kMaxEntryNameBytes == TOKENWELL_NAME_MAX, "entry names fit a slot's name field");
+static_assert(kMaxUsernameBytes == TOKENWELL_USERNAME_MAX, "usernames fit a slot's username field");
 
 struct SegmentWriter::Impl {
   std::filesystem::path dir;

@@ -166,6 +166,42 @@ TEST_F(HealthListenerTest, BadOrTakenAddressesAreErrors) {
   EXPECT_NE(twice.error().message.find("bind"), std::string::npos) << twice.error().message;
 }
 
+// 300 idle connections from anywhere on the network (more than the
+// listener's 256) must not starve the kubelet's probes: the oldest idle
+// connection is shed for each new one. Time stands still here, so no idle
+// timeout helps: shedding alone keeps the probes answered.
+TEST_F(HealthListenerTest, AFloodOfIdleConnectionsDoesNotStarveTheProbes) {
+  constexpr int kFlood = 300;
+  ASSERT_TRUE(ensure_open_files(2 * kFlood + 256)) << "cannot raise RLIMIT_NOFILE";
+  std::vector<TestClient> flood;
+  for (int i = 0; i < kFlood; ++i) {
+    flood.push_back(TestClient::tcp(host, listener->port()));
+    ASSERT_TRUE(flood.back().connected()) << i;
+  }
+  // Until the listener has taken the whole flood (44 beyond its 256 shed,
+  // or refused), a probe could slip in ahead of part of it.
+  const std::string shed = R"(tokenwell_http_connections_shed_total{listener="health"})";
+  const std::string refused = R"(tokenwell_http_connections_refused_total{listener="health"})";
+  ASSERT_TRUE(eventually([&] {
+    const std::string scrape = metrics.scrape();
+    return metric_value(scrape, shed).value_or(0) + metric_value(scrape, refused).value_or(0) == kFlood - 256;
+  }, 10s));
+  for (int i = 0; i < 10; ++i) {
+    auto healthz = get("/healthz");
+    ASSERT_TRUE(healthz) << "probe " << i << " not answered";
+    EXPECT_EQ(healthz->result_int(), 200);
+    auto readyz = get("/readyz");
+    ASSERT_TRUE(readyz) << "probe " << i << " not answered";
+    EXPECT_EQ(readyz->result_int(), 200);
+  }
+  // The oldest were shed, the newest kept; nothing was refused.
+  EXPECT_GE(metric_value(metrics.scrape(), shed).value_or(0), kFlood - 256);
+  EXPECT_TRUE(flood.front().wait_closed(5s));
+  EXPECT_TRUE(flood[kFlood - 256 - 1].wait_closed(5s));
+  EXPECT_EQ(metric_value(metrics.scrape(), refused), 0);
+  EXPECT_EQ(flood.back().request("GET", "/healthz")->result_int(), 200);
+}
+
 TEST_F(HealthListenerTest, StopStopsAcceptingAndReportsWhenDone) {
   const std::uint16_t port = listener->port();
   std::promise<void> stopped;

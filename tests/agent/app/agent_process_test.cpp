@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -17,6 +18,8 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -47,6 +50,13 @@ void put_atomic(const fs::path& p, const std::string& text) {
 }
 
 using test::Child;
+
+// TOKENWELL_AGENT_UNDER_TEST runs these tests against another build (an
+// older one, to see a new test fail there).
+std::string agent_binary() {
+  const char* binary = std::getenv("TOKENWELL_AGENT_UNDER_TEST");
+  return binary ? binary : TOKENWELL_AGENT;
+}
 
 class AgentProcess : public ::testing::Test {
  protected:
@@ -88,10 +98,7 @@ class AgentProcess : public ::testing::Test {
   }
 
   std::unique_ptr<Child> start(std::vector<std::string> extra = {}) {
-    // TOKENWELL_AGENT_UNDER_TEST runs these tests against another build
-    // (an older one, to see a new test fail there).
-    const char* binary = std::getenv("TOKENWELL_AGENT_UNDER_TEST");
-    std::vector<std::string> args = {binary ? binary : TOKENWELL_AGENT, "--config", config().string()};
+    std::vector<std::string> args = {agent_binary(), "--config", config().string()};
     args.insert(args.end(), extra.begin(), extra.end());
     return std::make_unique<Child>(args, out(), err());
   }
@@ -145,7 +152,7 @@ TEST_F(AgentProcess, CheckConfigPrintsOnePreciseLinePerBrokenConfig) {
     auto expected = entry.path();
     expected.replace_extension(".expected");
     const auto e = dir.path() / (entry.path().stem().string() + ".err");
-    Child c({TOKENWELL_AGENT, "--config", entry.path().string(), "--check-config"},
+    Child c({agent_binary(), "--config", entry.path().string(), "--check-config"},
             dir.path() / "check.out", e, {.clean_env = true});
     EXPECT_EQ(c.wait_exit(10000), 1) << entry.path().filename();
     EXPECT_EQ(read_file(e), read_file(expected)) << entry.path().filename();
@@ -323,6 +330,212 @@ TEST_F(AgentProcess, SighupRejectsABadConfigAndKeepsServing) {
   EXPECT_NE(read_file(err()).find("config rejected"), std::string::npos);
   EXPECT_TRUE(agent->running());
   tokenwell_close(tw);
+}
+
+// --- the reload storm: 200+ bad configs by SIGHUP into one running agent -----
+
+// One reload: the config at `config()` is whatever the test left there.
+// Waits (bounded) for the agent to log the reload, then for a socket answer:
+// the API runs on the loop that reloads, so an answer means the reload is over.
+struct StormConfig {
+  std::string what;
+  std::function<void()> install;
+};
+
+std::string storm_base(const std::map<std::string, std::string>& o, const std::string& runtime_dir,
+                       const std::string& redis, const std::string& extra_path) {
+  const auto v = [&](const std::string& slot, const std::string& good) {
+    auto it = o.find(slot);
+    return it == o.end() ? good : it->second;
+  };
+  const std::string refresh = v("refresh", "{\"ratio\": " + v("ratio", "0.5") + ", \"jitter\": " + v("jitter", "0.1") +
+                                               ", \"retry_min\": " + v("retry_min", "\"1s\"") +
+                                               ", \"retry_max\": " + v("retry_max", "\"30s\"") +
+                                               ", \"timeout\": " + v("timeout", "\"5s\"") + "}");
+  const std::string extra = v("extra", "{\"name\": " + v("name", "\"extra\"") + ", \"source\": " +
+                                           v("source", "\"file\"") + ", \"path\": " +
+                                           v("path", "\"" + extra_path + "\"") + ", \"username\": " +
+                                           v("username", "\"default\"") + ", \"refresh\": " + refresh + "}");
+  return "{\"runtime_dir\": \"" + runtime_dir + "\", \"listen\": \"127.0.0.1:0\", \"log\": " +
+         v("log", "{\"level\": " + v("level", "\"info\"") + ", \"format\": " + v("format", "\"json\"") + "}") +
+         ", \"allow\": " + v("allow", "{\"uids\": " + v("uids", "[" + std::to_string(getuid()) + "]") + "}") +
+         ", \"credentials\": [" + redis + ", " + extra + "], \"keysets\": " + v("keysets", "[]") + "}";
+}
+
+TEST_F(AgentProcess, ReloadStormOfBadConfigsNeverStopsServing) {
+  const auto s = secret("storm");
+  put(secrets() / "redis", s);
+  put(secrets() / "extra", secret("extra"));
+  const std::string redis = file_credential("redis", secrets() / "redis");
+  const auto render = [&](const std::map<std::string, std::string>& o) {
+    return storm_base(o, run_dir().string(), redis, (secrets() / "extra").string());
+  };
+  const auto replace_config = [&](const std::function<void()>& make) {
+    fs::remove_all(config());
+    make();
+  };
+  put(config(), render({}));
+  auto agent = start();
+  tokenwell* tw = open_reader(*agent);
+  ASSERT_NE(tw, nullptr);
+  next_value(tw, "redis", 0);
+  ASSERT_TRUE(wait_for_log(*agent, "started"));
+
+  // Wrong types, numbers out of range, huge and control-character strings in
+  // every place a value goes (the redis entry itself stays as it is, so a
+  // config that happened to be valid would not stop the value being served).
+  std::vector<StormConfig> configs;
+  const std::string huge = "\"" + std::string(200000, 'x') + "\"";
+  const std::vector<std::string> bad_values = {
+      "1", "-1", "0.5", "true", "null", "[1]", "{\"x\": 1}", "1e400", "-1e400", "18446744073709551616",
+      "-9223372036854775809", huge, "\"\\u0000\\r\\nAUTH x\"", "\"\""};
+  const std::vector<std::string> slots = {"log", "level", "format", "allow", "uids", "extra",
+                                          "name", "source", "path", "username", "refresh",
+                                          "ratio", "jitter", "retry_min", "retry_max", "timeout", "keysets"};
+  // Of those, these are valid where they go (in range, or optional).
+  const std::set<std::pair<std::string, std::string>> valid = {
+      {"ratio", "0.5"},     {"jitter", "0.5"},  {"retry_min", "1"}, {"retry_min", "0.5"}, {"retry_max", "1"},
+      {"timeout", "1"},     {"timeout", "0.5"}, {"uids", "[1]"},    {"username", "\"\""}};
+  for (const auto& slot : slots)
+    for (const auto& value : bad_values)
+      if (!valid.count({slot, value})) configs.push_back({slot + "=" + value.substr(0, 24), [&, slot, value] { put(config(), render({{slot, value}})); }});
+  // Structure: nesting, duplicate keys, broken syntax, other documents.
+  const auto nested = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  for (const int depth : {17, 100, 100000})
+    configs.push_back({"nesting " + std::to_string(depth),
+                       [&, depth] { put(config(), render({{"keysets", nested(depth)}})); }});
+  configs.push_back({"nested objects", [&] {
+                       std::string deep;
+                       for (int i = 0; i < 5000; ++i) deep += "{\"a\": ";
+                       deep += "1" + std::string(5000, '}');
+                       put(config(), render({{"keysets", deep}}));
+                     }});
+  for (const std::string key : {"\"runtime_dir\": \"/x\", ", "\"log\": {}, ", "\"credentials\": [], "})
+    configs.push_back({"duplicate top-level key", [&, key] {
+                         std::string text = render({});
+                         text.insert(1, key);
+                         put(config(), text);
+                       }});
+  configs.push_back({"duplicate key in refresh", [&] { put(config(), render({{"refresh", "{\"ratio\": 0.5, \"ratio\": 0.6}"}})); }});
+  configs.push_back({"duplicate key in log", [&] { put(config(), render({{"log", "{\"level\": \"info\", \"level\": \"info\"}"}})); }});
+  for (const std::string text : {"", "null", "[]", "\"x\"", "{", "{\"log\": }", "{}{}", "\xff\xfe{}"})
+    configs.push_back({"document " + text, [&, text] { put(config(), text); }});
+  configs.push_back({"truncated", [&] { const auto t = render({}); put(config(), t.substr(0, t.size() / 2)); }});
+  configs.push_back({"10 MiB file", [&] {
+                       std::string t = render({});
+                       t.insert(t.size() - 1, ", \"x\": \"" + std::string(10 * 1024 * 1024, 'y') + "\"");
+                       put(config(), t);
+                     }});
+  configs.push_back({"a FIFO", [&] { replace_config([&] { ASSERT_EQ(::mkfifo(config().c_str(), 0600), 0); }); }});
+  configs.push_back({"/dev/zero", [&] { replace_config([&] { fs::create_symlink("/dev/zero", config()); }); }});
+  configs.push_back({"a directory", [&] { replace_config([&] { fs::create_directory(config()); }); }});
+  configs.push_back({"a dangling symlink", [&] { replace_config([&] { fs::create_symlink(dir.path() / "nope", config()); }); }});
+  ASSERT_GE(configs.size(), 200u);
+
+  std::size_t reloads_seen = 0;
+  const auto count = [](const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  for (const auto& config_case : configs) {
+    SCOPED_TRACE(config_case.what);
+    const std::size_t logged_before = read_file(err()).size();
+    replace_config([] {});
+    config_case.install();
+    agent->kill(SIGHUP);
+    for (int i = 0; i < 1000 && count(read_file(err()), "\"msg\":\"reloading config\"") == reloads_seen; ++i)
+      if (agent->wait_exit(10) >= 0) break;
+    ++reloads_seen;
+    ASSERT_TRUE(agent->running()) << "the agent died; stderr tail:\n" << read_file(err()).substr(logged_before);
+    // Serving throughout: the socket answers, the token stays readable.
+    auto r = testing::get_unix(run_dir() / "agent.sock", "/v1/credentials/redis");
+    ASSERT_TRUE(r) << "the socket did not answer";
+    EXPECT_EQ(r->result_int(), 200);
+    char buf[512];
+    size_t len = 0;
+    ASSERT_EQ(tokenwell_read(tw, "redis", buf, sizeof buf, &len, nullptr, 0, nullptr, nullptr), TOKENWELL_OK);
+    EXPECT_EQ(std::string(buf, len), s);
+    const std::string logged = read_file(err()).substr(logged_before);
+    EXPECT_EQ(count(logged, "\"msg\":\"reloading config\""), 1u);
+    EXPECT_NE(logged.find("config rejected; keeping the running one"), std::string::npos)
+        << "accepted:\n" << logged.substr(0, 2000);
+    EXPECT_LT(logged.size(), 8192u) << "a rejected config floods the log";
+  }
+  // And the agent still takes a good config after all that.
+  replace_config([&] { put(config(), render({})); });
+  const std::size_t before = read_file(err()).size();
+  agent->kill(SIGHUP);
+  for (int i = 0; i < 1000 && count(read_file(err()), "\"msg\":\"reloading config\"") == reloads_seen; ++i)
+    if (agent->wait_exit(10) >= 0) break;
+  ASSERT_TRUE(testing::get_unix(run_dir() / "agent.sock", "/v1/credentials/redis"));
+  EXPECT_EQ(read_file(err()).substr(before).find("config rejected"), std::string::npos);
+  EXPECT_TRUE(agent->running());
+  tokenwell_close(tw);
+}
+
+// "Max core file size  0  0  bytes" in /proc/PID/limits: the soft and hard limits.
+std::pair<std::string, std::string> core_limits(pid_t pid) {
+  std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/limits"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.starts_with("Max core file size")) continue;
+    std::istringstream fields(line.substr(std::string("Max core file size").size()));
+    std::string soft, hard;
+    fields >> soft >> hard;
+    return {soft, hard};
+  }
+  return {"?", "?"};
+}
+
+// The "core dumps" line the agent logs after reading back prctl(PR_GET_DUMPABLE)
+// and RLIMIT_CORE in its own process.
+nlohmann::json core_dump_line(const std::string& log) {
+  std::istringstream lines(log);
+  std::string line;
+  while (std::getline(lines, line))
+    if (line.find("\"msg\":\"core dumps\"") != std::string::npos) return nlohmann::json::parse(line, nullptr, false);
+  return nullptr;
+}
+
+TEST_F(AgentProcess, NoCoreDumpsUnlessAllowedByTheDebugFlag) {
+  put(secrets() / "redis", secret("core"));
+  put(config(), "{\"runtime_dir\": \"" + run_dir().string() + "\", \"listen\": \"\", \"log\": {\"format\": \"json\"},"
+                " \"credentials\": [" + file_credential("redis", secrets() / "redis") + "]}");
+  // Whatever this test inherited, let the agent inherit a non-zero limit.
+  rlimit inherited{};
+  ASSERT_EQ(::getrlimit(RLIMIT_CORE, &inherited), 0);
+  if (inherited.rlim_max != 0) {
+    rlimit some = inherited;
+    some.rlim_cur = inherited.rlim_max == RLIM_INFINITY ? 1 << 20 : inherited.rlim_max;
+    ASSERT_EQ(::setrlimit(RLIMIT_CORE, &some), 0);
+  }
+  {
+    auto agent = start();
+    ASSERT_TRUE(wait_for_log(*agent, "started"));
+    EXPECT_EQ(core_limits(agent->pid()), std::make_pair(std::string("0"), std::string("0")));
+    const auto line = core_dump_line(read_file(err()));
+    ASSERT_TRUE(line.is_object()) << read_file(err());
+    EXPECT_EQ(line["dumpable"], false);
+    EXPECT_EQ(line["core_limit_bytes"], 0);
+    agent->kill(SIGTERM);
+    EXPECT_EQ(agent->wait_exit(10000), 0);
+  }
+  fs::remove(err());
+  {
+    auto agent = start({"--allow-core-dumps"});
+    ASSERT_TRUE(wait_for_log(*agent, "started"));
+    const auto line = core_dump_line(read_file(err()));
+    ASSERT_TRUE(line.is_object()) << read_file(err());
+    EXPECT_EQ(line["dumpable"], true);
+    EXPECT_EQ(line["allowed_by_flag"], true);
+    if (inherited.rlim_max != 0) {
+      EXPECT_NE(core_limits(agent->pid()).first, "0");
+    }
+    agent->kill(SIGTERM);
+    EXPECT_EQ(agent->wait_exit(10000), 0);
+  }
+  ::setrlimit(RLIMIT_CORE, &inherited);
 }
 
 TEST_F(AgentProcess, SighupAddsAndRemovesWithoutDisturbingOthers) {

@@ -1,6 +1,7 @@
 // The agent's config: defaults, durations, and one precise line per problem
 // for every broken config under configs/broken/ (NAME.json + NAME.expected).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "tokenwell/agent/common/json_object.hpp"
 #include "tokenwell/agent/common/log.hpp"
 #include "tokenwell/agent/common/secret.hpp"
+#include "support/test_util.hpp"
 
 namespace tw {
 namespace {
@@ -56,6 +58,71 @@ TEST(Config, EveryBrokenConfigGivesItsOneExpectedLine) {
     ++checked;
   }
   EXPECT_GE(checked, 19);
+}
+
+// The config read is bounded and never blocks: what is not a regular file
+// (after following symlinks) is refused before a byte is read.
+TEST(Config, OnlyARegularFileOfAtMostOneMebibyteIsRead) {
+  test::TempDir dir;
+  const auto fifo = dir.path() / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto only_line = [](const ConfigResult<AgentConfig>& r) {
+    const auto* errors = std::get_if<ConfigErrors>(&r);
+    return errors && errors->lines.size() == 1 ? errors->lines[0] : std::string("(no single error)");
+  };
+  // No writer ever opens the FIFO: a blocking open would hang here.
+  EXPECT_EQ(only_line(load_config(fifo, env_of({}))), "config: " + fifo.string() + ": not a regular file (it is a FIFO)");
+  EXPECT_EQ(only_line(load_config("/dev/zero", env_of({}))),
+            "config: /dev/zero: not a regular file (it is a character device)");
+  EXPECT_EQ(only_line(load_config(dir.path(), env_of({}))),
+            "config: " + dir.path().string() + ": not a regular file (it is a directory)");
+
+  const auto big = dir.path() / "big.json";
+  std::ofstream(big) << "{\"log\": {\"level\": \"info\"}}" << std::string(1024 * 1024, ' ');
+  EXPECT_EQ(only_line(load_config(big, env_of({}))), "config: " + big.string() + ": larger than 1 MiB");
+
+  // Kubernetes mounts a ConfigMap through ..data symlinks: those still work.
+  const auto real = dir.path() / "real.json";
+  std::ofstream(real) << "{\"log\": {\"level\": \"warn\"}}";
+  std::filesystem::create_symlink(real, dir.path() / "config.json");
+  auto loaded = load_config(dir.path() / "config.json", env_of({}));
+  ASSERT_TRUE(std::holds_alternative<AgentConfig>(loaded)) << only_line(loaded);
+  EXPECT_EQ(std::get<AgentConfig>(loaded).log.level, "warn");
+}
+
+// Nothing thrown while parsing escapes: hostile values become located errors.
+TEST(Config, HostileValuesAreLocatedErrorsNotExceptions) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"listen": "127.0.0.1:99999999999999999999"})", "listen: port out of range (99999999999999999999)"},
+      {R"({"listen": "[::1]:65536"})", "listen: port out of range (65536)"},
+      {R"({"log": {"level": -1e999}})", "log.level: number out of range (-1e999)"},
+      {R"({"credentials": [{"name": "a", "source": "file", "path": "/x", "refresh": {"ratio": 1e309}}]})",
+       "credentials[0].refresh.ratio: number out of range (1e309)"},
+      {R"({"allow": {"uids": [1, 1e400]}})", "allow.uids[1]: number out of range (1e400)"},
+      {R"({"allow": {"uids": [18446744073709551616]}})", "allow.uids[0]: expected a non-negative integer id"},
+      {R"({"a": 1, "a": 1})", "a: duplicate key (each key may appear once in an object)"},
+      {R"({"log": {"level": "info"}, "log": {}})", "log: duplicate key (each key may appear once in an object)"},
+  };
+  for (const auto& [text, expected] : cases) {
+    ConfigResult<AgentConfig> r = AgentConfig{};
+    ASSERT_NO_THROW(r = parse_config_text(text, env_of({}))) << text;
+    const auto* errors = std::get_if<ConfigErrors>(&r);
+    ASSERT_NE(errors, nullptr) << text;
+    ASSERT_FALSE(errors->lines.empty()) << text;
+    EXPECT_EQ(errors->lines[0], expected) << text;
+  }
+  // A huge string is quoted cut short, never whole.
+  const std::string huge(100000, 'x');
+  auto r = parse_config_text(R"({"log": {"level": ")" + huge + R"("}})", env_of({}));
+  ASSERT_TRUE(std::holds_alternative<ConfigErrors>(r));
+  EXPECT_LT(std::get<ConfigErrors>(r).lines[0].size(), 200u);
+  // A key is config text too: escaped in the path (found by fuzz_config).
+  auto k = parse_config_text(R"({"a\u0001\u007fb": 1})", env_of({}));
+  ASSERT_TRUE(std::holds_alternative<ConfigErrors>(k));
+  EXPECT_TRUE(std::get<ConfigErrors>(k).lines[0].starts_with("a\\x01\\x7fb: unknown key")) << std::get<ConfigErrors>(k).lines[0];
+  auto nested = parse_config_text(R"({"log": {"\u001b[31m": 1, "\u001b[31m": 2}})", env_of({}));
+  ASSERT_TRUE(std::holds_alternative<ConfigErrors>(nested));
+  EXPECT_EQ(std::get<ConfigErrors>(nested).lines[0], "log.\\x1b[31m: duplicate key (each key may appear once in an object)");
 }
 
 TEST(Config, DefaultsFromDesign) {

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tokenwell/agent/common/credential_text.hpp"
 
 namespace tw {
 namespace {
@@ -80,6 +81,8 @@ std::string fold(std::string_view text, std::size_t cap) {
   while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
+
+std::string quote_claim(std::string_view claim) { return "'" + fold(claim, 64) + "'"; }
 
 void redact_all(std::string& text, const std::vector<std::string_view>& secrets) {
   for (auto s : secrets) {
@@ -180,8 +183,14 @@ Result<jose::JwtPayload> parse_jwt_payload(std::string_view token) {
 
 Result<FetchedCredential> validate_token_response(TokenResponse response, const UsernameSpec& username,
                                            std::int64_t now, TokenChecks checks) {
+  // What goes into the segment ends up in a Redis AUTH or an Authorization
+  // header as is: only a bearer token's characters, in a JWT's shape.
+  if (auto r = check_bearer_token(response.access_token.reveal()); !r)
+    return make_error("access_token: " + r.error().message);
   auto payload = parse_jwt_payload(response.access_token.reveal());
   if (!payload) return make_error("access_token: " + payload.error().message);
+  if (auto r = check_jwt_shape(response.access_token.reveal()); !r)
+    return make_error("access_token: " + r.error().message);
   if (!payload->exp) return make_error("access_token: no exp claim");
   const std::int64_t exp = *payload->exp;
   if (exp <= now)
@@ -204,8 +213,11 @@ Result<FetchedCredential> validate_token_response(TokenResponse response, const 
     out.username = username.value;
   } else {
     auto claim = payload->string_claim(username.claim);
-    if (!claim) return make_error("access_token: no string claim '" + username.claim + "' for the username");
-    out.username = fold(*claim, 256);
+    if (!claim) return make_error("access_token: no string claim " + quote_claim(username.claim) + " for the username");
+    // Refused, not cut: a username cut short fails every AUTH it is used in.
+    if (auto r = check_username(*claim); !r)
+      return make_error("access_token: claim " + quote_claim(username.claim) + " for the username: " + r.error().message);
+    out.username = *claim;
   }
   out.issued_at = now;
   out.expires_at = std::min(exp, answered_exp);

@@ -1,6 +1,7 @@
 // file_source.cpp -- see file_source.hpp.
 #include "tokenwell/agent/sources/file/file_source.hpp"
 
+#include "tokenwell/agent/common/credential_text.hpp"
 #include "tokenwell/agent/common/file_reader.hpp"
 
 namespace tw {
@@ -13,6 +14,10 @@ Result<Secret> read_secret_file(const std::filesystem::path& path) {
 FetchResult<FetchedCredential> FileSource::fetch() {
   auto content = read_secret_file(config_.path);
   if (!content) return FetchError{content.error().message, std::nullopt, 0};
+  // Clients put the value into a Redis AUTH as is: a CR, LF or space inside
+  // it would let whoever writes the file inject a command.
+  if (auto r = check_secret_text(content->reveal()); !r)
+    return FetchError{config_.path.string() + ": " + r.error().message, std::nullopt, 0};
   FetchedCredential c;
   c.token = std::move(*content);
   c.username = config_.username;

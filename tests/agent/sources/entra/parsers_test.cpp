@@ -300,6 +300,43 @@ TEST(ValidateToken, RefusesExpiredInconsistentOrUnparseableTokens) {
   }
 }
 
+// Whatever is published goes into a Redis AUTH as is: an access token with
+// a CR, LF or space could inject a command, so only RFC 6750 b64token
+// characters in a JWT's three base64url parts are published.
+TEST(ValidateToken, RefusesCharactersABearerTokenCannotHave) {
+  const std::string jwt = make_jwt({{"oid", "o"}, {"exp", kNow + 3600}});
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {jwt + "\r\nAUTH x", "access_token: character " + std::to_string(jwt.size() + 1) + " (0x0d) may not be in a bearer token"},
+      {jwt + " x", "access_token: character " + std::to_string(jwt.size() + 1) + " (0x20) may not be in a bearer token"},
+      {"\n" + jwt, "access_token: character 1 (0x0a) may not be in a bearer token"},
+      {jwt + "==", "may not be in a JWT"},
+      {jwt + "+", "may not be in a JWT"},
+  };
+  for (const auto& [token, error] : cases) {
+    TokenResponse r;
+    r.access_token = Secret(token);
+    r.expires_in = 3600;
+    auto c = validate_token_response(std::move(r), {}, kNow);
+    ASSERT_FALSE(c) << error;
+    EXPECT_NE(c.error().message.find(error), std::string::npos) << c.error().message;
+    EXPECT_EQ(c.error().message.find("AUTH"), std::string::npos) << "the token is never quoted";
+  }
+}
+
+// A username cut short fails every AUTH: refuse it with a clear error.
+TEST(ValidateToken, RefusesAUsernameClaimThatDoesNotFitOrHasControlCharacters) {
+  auto long_oid = validate_token_response(response_for({{"oid", std::string(300, 'a')}, {"exp", kNow + 60}}, 60), {}, kNow);
+  ASSERT_FALSE(long_oid);
+  EXPECT_EQ(long_oid.error().message, "access_token: claim 'oid' for the username: 300 bytes long; a username is at most 256");
+  auto fits = validate_token_response(response_for({{"oid", std::string(256, 'a')}, {"exp", kNow + 60}}, 60), {}, kNow);
+  ASSERT_TRUE(fits) << fits.error().message;
+  EXPECT_EQ(fits->username, std::string(256, 'a'));
+  auto newline = validate_token_response(response_for({{"oid", "a\r\nAUTH x"}, {"exp", kNow + 60}}, 60), {}, kNow);
+  ASSERT_FALSE(newline);
+  EXPECT_EQ(newline.error().message, "access_token: claim 'oid' for the username: character 2 (0x0d) is a control "
+                                     "character or whitespace, which a username may not contain");
+}
+
 TEST(ValidateToken, ToleranceIsConfigurable) {
   auto r = validate_token_response(response_for({{"oid", "o"}, {"exp", kNow + 3700}}), {}, kNow,
                                    {.expiry_tolerance = 60s});

@@ -23,6 +23,7 @@
 #include "tokenwell/agent/api/backend.hpp"
 #include "tokenwell/agent/api/http_limits.hpp"
 #include "tokenwell/agent/metrics/metrics.hpp"
+#include "tokenwell/agent/common/listen_address.hpp"
 #include "tokenwell/agent/common/result.hpp"
 #include "tokenwell/agent/common/timer.hpp"
 
@@ -32,19 +33,16 @@ class io_context;
 
 namespace tw {
 
-// A `listen` value: "0.0.0.0:9464", "127.0.0.1:0", "[::]:9464", "[::1]:0".
-// Hosts are IP literals (no name lookups at start-up); port 0 picks a free one.
-struct ListenAddress {
-  std::string host;  // without brackets
-  std::uint16_t port = 0;
-};
-Result<ListenAddress> parse_listen_address(std::string_view text);
-
 struct HealthListenerOptions {
   std::string listen = "0.0.0.0:9464";
-  // Scrapers and probes need few connections; the cap keeps descriptors
-  // for the socket API whatever reaches this port.
-  HttpLimits limits{.max_connections = 256};
+  // Scrapers and probes need few connections and send their request at
+  // once; the cap keeps descriptors for the socket API whatever reaches this
+  // port, the short deadlines and shedding the oldest idle connection keep
+  // idle connections from any pod from starving the kubelet's probes.
+  HttpLimits limits{.header_timeout = std::chrono::seconds(3),
+                    .idle_timeout = std::chrono::seconds(5),
+                    .max_connections = 256,
+                    .shed_idle_when_full = true};
 };
 
 class HealthListener {

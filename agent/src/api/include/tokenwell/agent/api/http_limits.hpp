@@ -30,6 +30,11 @@ struct HttpLimits {
   // Open connections; beyond it a new connection is closed at once, so file
   // descriptors and memory stay bounded whatever clients do.
   std::size_t max_connections = 4096;
+  // At max_connections, close the connection that has sat idle (between
+  // requests, or before its first) longest to make room for the new one,
+  // instead of refusing the new one: a flood of idle connections cannot
+  // starve a probe. Only when none is idle is the new one refused.
+  bool shed_idle_when_full = false;
   // stop(): how long requests already being read or written may take to
   // finish before their connections are closed anyway.
   std::chrono::milliseconds stop_grace{std::chrono::seconds(5)};

@@ -1,6 +1,8 @@
-// json_object.hpp -- reading one JSON object of the config with errors that
-// name the JSON path: "credentials[1].refresh.ratio: must be between 0 and 1".
+// json_object.hpp -- reading the config's JSON with errors that name the
+// JSON path: "credentials[1].refresh.ratio: must be between 0 and 1".
 //
+//   auto doc = parse_json_document(text);        // duplicate keys, depth, overflow
+//   if (!doc) return fail(doc.error());         // "log.level: number out of range (1e400)"
 //   JsonObject o(j, "credentials[0].refresh");
 //   if (auto only = o.only({"ratio", "jitter"}); !only) return only.error();
 //   TW_TRY(ratio, o.number("ratio"));            // std::optional<double>
@@ -29,6 +31,24 @@
 
 namespace tw {
 
+struct JsonDocumentLimits {
+  std::size_t max_depth = 16;  // objects and arrays inside each other
+};
+
+// Parses one JSON document strictly: a key twice in one object, nesting
+// deeper than `limits.max_depth` and numbers out of double's range are
+// errors, and every error -- syntax ones too -- names the JSON path where it
+// happened ("log.level: duplicate key", "credentials[0]: not valid JSON:
+// ..."; "config: ..." at the top). Never throws; quotes at most a few dozen
+// characters of the input.
+Result<nlohmann::json> parse_json_document(std::string_view text, JsonDocumentLimits limits = {});
+
+// `text` for an error line: control and non-ASCII bytes as \xNN, cut to
+// `max` characters with "..." -- a config value echoed back never floods a
+// log line or a terminal. quote() adds single quotes.
+std::string printable(std::string_view text, std::size_t max = 64);
+std::string quote(std::string_view text, std::size_t max = 64);
+
 // "90s", "5m", "1h", "250ms", "1d", or a plain number of seconds ("30", 30,
 // 1.5). Negative values and other units are errors.
 Result<std::chrono::milliseconds> parse_duration(const nlohmann::json& value);
@@ -39,9 +59,10 @@ class JsonObject {
 
   const nlohmann::json& json() const { return j_; }
   const std::string& path() const { return path_; }
-  // "path.key", or just "key" at the top level (path "").
+  // "path.key", or just "key" at the top level (path ""). A key comes from
+  // the config as written: escaped and cut like any value echoed back.
   std::string at(std::string_view key) const {
-    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+    return path_.empty() ? printable(key) : path_ + "." + printable(key);
   }
   Error error(std::string_view key, std::string_view what) const {
     return make_error(at(key) + ": " + std::string(what));

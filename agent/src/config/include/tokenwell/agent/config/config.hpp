@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -86,9 +87,15 @@ template <typename T>
 using ConfigResult = std::variant<T, ConfigErrors>;
 
 // Parses a whole config document. `env` supplies TOKENWELL_DIR and the
-// Azure Workload Identity variables (tests pass their own).
+// Azure Workload Identity variables (tests pass their own). Nothing throws:
+// every problem is a line of ConfigErrors.
 ConfigResult<AgentConfig> parse_config(const nlohmann::json& doc, const Environment& env);
-// Reads and parses a file (JSON syntax errors name the line and column).
+// Parses the config's text strictly (common/json_object.hpp's
+// parse_json_document: duplicate keys, nesting, numbers out of range and
+// syntax errors name their JSON path), then as above.
+ConfigResult<AgentConfig> parse_config_text(std::string_view text, const Environment& env);
+// Reads the file (a regular file of at most 1 MiB, symlinks followed; a
+// FIFO or device is refused without blocking) and parses it.
 ConfigResult<AgentConfig> load_config(const std::filesystem::path& file, const Environment& env);
 
 }  // namespace tw

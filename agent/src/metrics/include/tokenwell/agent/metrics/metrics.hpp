@@ -81,6 +81,10 @@ class Metrics {
   void socket_connections(std::size_t open);
   void socket_connection_refused();
 
+  // --- Both HTTP listeners ("socket", "health") ---------------------------
+  void http_connection_shed(std::string_view listener);
+  void http_connection_refused(std::string_view listener);
+
   // --- The agent -----------------------------------------------------------
   void set_ready(bool ready);
   void config_reloaded(bool ok);
