@@ -161,7 +161,8 @@ struct Agent::Impl final : Registry::Hooks {
   std::shared_ptr<EntryRunner> make_runner(const CredentialConfig& c) override {
     return std::make_shared<CredentialRunner>(
         c, make_source(c, {http, clock, random}), CredentialRunner::Context{time, executor, random, metrics},
-        [this](const CredentialConfig& cc, const FetchedCredential& v) { publisher->publish_credential(cc.name, v); });
+        [this](const CredentialConfig& cc, const FetchedCredential& v) { publisher->publish_credential(cc, v); },
+        publisher->previous_credential(c));
   }
 
   std::shared_ptr<EntryRunner> make_runner(const KeysetConfig& k) override {
