@@ -142,9 +142,10 @@ def main():
 
             # The two alerts that compare with the agent's own settings, on the
             # agent's real series: the credential's margin (min_remaining, 2 s
-            # here) is crossed during the outage with refreshes failing, so
-            # TokenwellCredentialExpiringBeforeRefresh goes pending (its `for:`
-            # is longer than the scenario); the generated keyset rotates on
+            # here) is crossed during the outage (and may be while throttled)
+            # with refreshes failing, so TokenwellCredentialExpiringBeforeRefresh
+            # goes pending (its `for:` is longer than the scenario), never while
+            # healthy; the generated keyset rotates on
             # time: the key's age climbs to its rotation period and drops back.
             def alerts_on_real_settings():
                 def values(expr):
@@ -155,9 +156,13 @@ def main():
                 assert period and set(period) == {float(s.rotation_seconds)}, f"rotation period {set(period)}"
                 pending = s.query_range('ALERTS{alertname="TokenwellCredentialExpiringBeforeRefresh"}', s.started, s.ended)
                 assert pending, "TokenwellCredentialExpiringBeforeRefresh never went pending during the outage"
-                outage_start = next(at for at, what in s.phases if what.startswith("IdP down"))
-                first = min(float(t) for series in pending for t, _ in series["values"])
-                assert first >= outage_start - 1, f"pending at {first - s.started:.0f}s, before any fault"
+                times = sorted(float(t) for series in pending for t, _ in series["values"])
+                first_fault = next(at for at, what in s.phases if what.startswith("IdP throttles"))
+                outage = next(at for at, what in s.phases if what.startswith("IdP down"))
+                back = next(at for at, what in s.phases if what.startswith("IdP back"))
+                assert times[0] >= first_fault - 1, f"pending at {times[0] - s.started:.0f}s, while healthy"
+                assert any(outage <= t <= back + 1 for t in times), \
+                    f"not pending during the outage, only at {[round(t - s.started) for t in times]}s"
                 age = values('(time() - tokenwell_keyset_signing_key_activated_timestamp_seconds{keyset="sessions"})'
                              ' / tokenwell_keyset_rotation_period_seconds{keyset="sessions"}')
                 assert age and max(age) > 0.5, f"the signing key's age never neared its period: {max(age or [0])}"

@@ -162,7 +162,9 @@ struct Agent::Impl final : Registry::Hooks {
     return std::make_shared<CredentialRunner>(
         c, make_source(c, {http, clock, random}), CredentialRunner::Context{time, executor, random, metrics},
         [this](const CredentialConfig& cc, const FetchedCredential& v) { publisher->publish_credential(cc, v); },
-        publisher->previous_credential(c));
+        // --once promises a fetch of every credential (helm test checks the
+        // IdP with it): nothing is taken over there.
+        once_observer ? std::nullopt : publisher->previous_credential(c));
   }
 
   std::shared_ptr<EntryRunner> make_runner(const KeysetConfig& k) override {

@@ -451,7 +451,9 @@ TEST_F(EntraAgent, RestartAfterSigkillKeepsAnUnchangedTokenAndItsGeneration) {
   EXPECT_EQ(json::parse(cli({"get", "legacy", "--json"}).out)["generation"], f1);
   for (const auto& e : json::parse(st.out)["entries"]) {
     EXPECT_EQ(e["state"], "ok") << e.dump();
-    if (e["name"] == "redis") EXPECT_GT(e["next_attempt"].get<std::int64_t>(), time(nullptr));
+    if (e["name"] == "redis") {
+      EXPECT_GT(e["next_attempt"].get<std::int64_t>(), time(nullptr));
+    }
   }
 
   // A changed file is a new value.
