@@ -490,6 +490,16 @@ TEST_F(EntraAgent, RestartAfterSigkillKeepsAnUnchangedTokenAndItsGeneration) {
   const double since_issue = token_requests.back()["time"].get<double>() - token_requests.front()["time"].get<double>();
   EXPECT_GE(since_issue, 0.5 * 12) << "the restarted agent asked the IdP before the token's refresh time";
   EXPECT_NE(json::parse(cli({"get", "redis", "--json"}).out)["token"], json::parse(before.out)["token"]);
+
+  // Restarted with another config for the entry: its value is not taken
+  // over (a token fetched for another scope or client must not be served as
+  // this one's); it is fetched at once and gets a new generation.
+  json config = json::parse(test::read_file(dir_ / "config.json"));
+  config["credentials"][0]["refresh"] = {{"ratio", 0.8}};
+  test::write_file(dir_ / "config.json", config.dump());
+  kill_and_restart_agent();
+  EXPECT_GT(wait_valid("redis", g2), g2);
+  EXPECT_EQ(standin().token_requests().size(), requests + 2);
 }
 
 // The operating surface under abuse, on the real agent: a thousand idle
