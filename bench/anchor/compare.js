@@ -14,10 +14,15 @@
 // Prints a Markdown report (docs/benchmarks-anchor.md holds one).
 //
 //   node compare.js --agent PATH [--clients 8] [--lifetime 20] [--steady 60]
-//                   [--outage 110] [--recovery 45] [--retry-max SECONDS] [--go-client PATH]
+//                   [--outage 110] [--recovery 45] [--retry-max SECONDS]
+//                   [--go-client PATH | --python-client PYTHON]
 // --retry-max sets the agent's refresh.retry_max (default: the agent's, 60 s).
-// --go-client runs the Go side instead (bench/anchor/go: go-redis with the Go
-// binding vs go-redis + go-redis-entraid), same phases, same report.
+// One harness, one client program per language, each speaking client.js's
+// JSON lines: --go-client runs the Go side instead (bench/anchor/go: go-redis
+// with the Go binding vs go-redis + go-redis-entraid), --python-client the
+// Python side (bench/anchor/python/client.py run by PYTHON, a venv with
+// redis-py and redis-entraid: tokenwell.redis vs redis-entraid), same phases,
+// same report.
 
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -28,22 +33,35 @@ const path = require('node:path');
 const { startStrictProxy } = require('../../tests/node/strict_redis_proxy');
 
 const root = path.resolve(__dirname, '../..');
-const opts = { clients: 8, lifetime: 20, steady: 60, outage: 110, recovery: 45, 'retry-max': 0, agent: '', 'go-client': '' };
+const opts = { clients: 8, lifetime: 20, steady: 60, outage: 110, recovery: 45, 'retry-max': 0, agent: '', 'go-client': '',
+  'python-client': '' };
+const pathOptions = ['agent', 'go-client', 'python-client'];
 for (let i = 2; i < process.argv.length; i += 2) {
   const key = process.argv[i].replace(/^--/, '');
   if (!(key in opts) || process.argv[i + 1] === undefined) {
     console.error(`compare: unknown or incomplete option ${process.argv[i]}`);
     process.exit(2);
   }
-  opts[key] = key === 'agent' || key === 'go-client' ? process.argv[i + 1] : Number(process.argv[i + 1]);
+  opts[key] = pathOptions.includes(key) ? process.argv[i + 1] : Number(process.argv[i + 1]);
 }
 if (!opts.agent) { console.error('compare: --agent PATH is required'); process.exit(2); }
-// The anchor side and how its clients count IdP calls, per language.
-const anchor = opts['go-client']
-  ? { name: 'go-redis-entraid', client: 'Go', idpCalls: 'HTTP requests of azidentity counted in the clients',
-    authErrors: 'AUTH/HELLO refused', retries: () => 'the token managers\' own retries are not visible from outside' }
-  : { name: '@redis/entraid', client: 'Node', idpCalls: 'MSAL calls counted in the clients',
-    authErrors: 'onReAuthenticationError', retries: (n) => `${n} retries by the token managers` };
+if (opts['go-client'] && opts['python-client']) { console.error('compare: one of --go-client, --python-client'); process.exit(2); }
+// Per language: the client program (argv for a MODE, tokenwell or entraid), the
+// anchor side's library and how its clients count IdP calls and failures.
+const anchors = {
+  node: { name: '@redis/entraid', client: 'Node', idpCalls: 'MSAL calls counted in the clients',
+    command: (mode) => [process.execPath, [path.join(__dirname, 'client.js'), mode]],
+    authErrors: 'onReAuthenticationError', retries: (n) => `${n} retries by the token managers` },
+  go: { name: 'go-redis-entraid', client: 'Go', idpCalls: 'HTTP requests of azidentity counted in the clients',
+    command: (mode) => [opts['go-client'], [mode]],
+    authErrors: 'AUTH/HELLO refused', retries: () => 'the token managers\' own retries are not visible from outside' },
+  python: { name: 'redis-entraid', client: 'Python',
+    idpCalls: 'HTTP requests of azure-identity counted in the clients, azure-core\'s retries included',
+    command: (mode) => [opts['python-client'], [path.join(__dirname, 'python/client.py'), mode]],
+    authErrors: 'renewals the token managers ended in on_error (none scheduled after one)',
+    retries: (n) => `${n} failed get_token calls` },
+};
+const anchor = anchors[opts['go-client'] ? 'go' : opts['python-client'] ? 'python' : 'node'];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -118,11 +136,10 @@ async function main() {
   const clients = [];
   for (const mode of ['tokenwell', 'entraid']) {
     for (let i = 0; i < opts.clients; i++) {
-      const [cmd, args] = opts['go-client'] ? [opts['go-client'], [mode]]
-        : [process.execPath, [path.join(__dirname, 'client.js'), mode]];
+      const [cmd, args] = anchor.command(mode);
       const c = start(cmd, args, {
         REDIS_SOCKET: strictSock, TOKENWELL_DIR: runtimeDir, STANDIN_JSON: standinJson, NODE_EXTRA_CA_CERTS: s.ca_file,
-        SSL_CERT_FILE: s.ca_file,
+        SSL_CERT_FILE: s.ca_file, REQUESTS_CA_BUNDLE: s.ca_file,
         ENTRAID_CLIENT_ID: apps.entraid.client_id, ENTRAID_SECRET_FILE: path.join(work, 'entraid.secret') });
       c.mode = mode;
       c.state = { ok: 0, failed: 0, errors: {}, authErrors: 0, retryable: 0, reconnects: 0 };
@@ -136,7 +153,9 @@ async function main() {
       clients.push(c);
     }
   }
-  await waitFor('every client issuing commands', () => clients.every((c) => c.state.ok > 0), 60000).catch((e) => {
+  // A client that could not start (it printed `fatal`) is a result, not a harness failure.
+  await waitFor('every client issuing commands (or failing to start)',
+    () => clients.every((c) => c.state.ok > 0 || c.state.fatal), 60000).catch((e) => {
     for (const c of clients.filter((x) => !(x.state.ok > 0))) log(`${c.mode} client: ${JSON.stringify(c.state)} ${c.stderrText}`);
     throw e;
   });
@@ -211,6 +230,28 @@ async function main() {
     }
     return null;
   };
+  // First second after the IdP returned in which a side completed at least half its steady rate of
+  // commands: "no more failures" alone flatters a client that waits for its token instead of failing.
+  const workingAgainAfter = (mode) => {
+    const st = samples.filter((x) => x.phase === 'steady');
+    const halfRate = (st[st.length - 1][mode].ok - st[0][mode].ok) / ((st[st.length - 1].t - st[0].t) / 1000) / 2;
+    const from = samples.filter((x) => x.t < recoveryStart).pop();
+    const rec = [from, ...samples.filter((x) => x.phase === 'recovery')];
+    for (let i = 1; i < rec.length; i++) {
+      if ((rec[i][mode].ok - rec[i - 1][mode].ok) / ((rec[i].t - rec[i - 1].t) / 1000) >= halfRate) {
+        return Math.round((rec[i].t - recoveryStart) / 1000);
+      }
+    }
+    return null;
+  };
+  // Last second of the outage in which a side still completed a command (its last token's expiry,
+  // seen from the clients); "first failure" comes later for a client whose commands block.
+  const lastOkAfter = (mode) => {
+    const out = samples.filter((x) => x.phase === 'outage');
+    let last = null;
+    for (let i = 1; i < out.length; i++) if (out[i][mode].ok > out[i - 1][mode].ok) last = Math.round((out[i].t - outageStart) / 1000);
+    return last;
+  };
   const steadySamples = samples.filter((x) => x.phase === 'steady');
   const mean = (f) => Math.round(steadySamples.reduce((n, x) => n + f(x), 0) / steadySamples.length / 1024);
   const max = (f) => Math.round(Math.max(...steadySamples.map(f)) / 1024);
@@ -236,10 +277,14 @@ async function main() {
   row('RSS, mean (max) in the steady phase, MiB',
     `${mean((x) => x.rss.agent + x.rss.tokenwell)} (${max((x) => x.rss.agent + x.rss.tokenwell)}); agent alone ${mean((x) => x.rss.agent)}`,
     `${mean((x) => x.rss.entraid)} (${max((x) => x.rss.entraid)})`);
+  row('RSS per client process, mean in the steady phase, MiB', Math.round(mean((x) => x.rss.tokenwell) / opts.clients),
+    Math.round(mean((x) => x.rss.entraid) / opts.clients));
   row('commands ok / failed, steady', `${diff(steady0.tokenwell, steadyEnd.tokenwell, 'ok')} / ${diff(steady0.tokenwell, steadyEnd.tokenwell, 'failed')}`,
     `${diff(steady0.entraid, steadyEnd.entraid, 'ok')} / ${diff(steady0.entraid, steadyEnd.entraid, 'failed')}`);
   row('commands ok / failed, IdP down', `${diff(outage0.tokenwell, outageEnd.tokenwell, 'ok')} / ${diff(outage0.tokenwell, outageEnd.tokenwell, 'failed')}`,
     `${diff(outage0.entraid, outageEnd.entraid, 'ok')} / ${diff(outage0.entraid, outageEnd.entraid, 'failed')}`);
+  row('last second with a completed command after the IdP went down, s', lastOkAfter('tokenwell') ?? 'none',
+    lastOkAfter('entraid') ?? 'none');
   row('first failed command after the IdP went down, s', firstFailure('tokenwell', outageStart, 'outage') ?? 'none',
     firstFailure('entraid', outageStart, 'outage') ?? 'none');
   row('IdP attempts while down', `${m1.idpRequests - m0.idpRequests} (agent metric tokenwell_idp_requests_total; ` +
@@ -256,6 +301,8 @@ async function main() {
     `${tailDelta('entraid', 'ok')} / ${tailDelta('entraid', 'failed')}`);
   row('failures stopped for good after the IdP returned, s', recoveredAfter('tokenwell') ?? 'never (in this run)',
     recoveredAfter('entraid') ?? 'never (in this run)');
+  row('commands at half the steady rate again after the IdP returned, s', workingAgainAfter('tokenwell') ?? 'never (in this run)',
+    workingAgainAfter('entraid') ?? 'never (in this run)');
   row('clients with a fatal error (process gave up)', end.tokenwell.fatal, end.entraid.fatal);
   row('connections closed by the strict Redis because their token expired',
     proxy.stats.expiredKillsByUser[apps.tokenwell.oid] ?? 0, proxy.stats.expiredKillsByUser[apps.entraid.oid] ?? 0);

@@ -1,11 +1,12 @@
 // jwt.cpp -- `tokenwell jwt sign`, `tokenwell jwt verify` and `tokenwell jwks`
-// over libtokenwell-jwt (tokenwell/jwt.h) and the keysets in the segment.
+// over libtokenwell-jwt (tokenwell/jwt.h, loaded on first use: jwt_library.hpp)
+// and the keysets in the segment. `jwks` reads the segment only.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "cli.hpp"
-#include "tokenwell/jwt.h"
+#include "jwt_library.hpp"
 
 namespace tw::cli {
 namespace {
@@ -94,10 +95,11 @@ int run_sign(const Context& ctx, const Args& args) {
   if (!claims) throw usage_error("jwt sign: --claims JSON is required (e.g. --claims '{\"sub\":\"alice\"}')");
   const std::int64_t ttl = args.has("--ttl") ? parse_ttl(*args.value("--ttl")) : kDefaultTtl;
 
+  const JwtLibrary& jwt = jwt_library("jwt sign");
   const tw::Client client = open_client(ctx);
   std::string token;
   const int rc = call_growing(token, [&](char* buf, std::size_t size, std::size_t* len) {
-    return tokenwell_jwt_sign(client.native_handle(), name.c_str(), claims->c_str(), ttl, buf,
+    return jwt.sign(client.native_handle(), name.c_str(), claims->c_str(), ttl, buf,
                               size, len);
   });
   switch (rc) {
@@ -107,7 +109,7 @@ int run_sign(const Context& ctx, const Args& args) {
     case TOKENWELL_JWT_EJSON:
     case TOKENWELL_JWT_EDUPLICATE:
     case TOKENWELL_JWT_ETOOLARGE:
-      throw usage_error("jwt sign: --claims: " + std::string(tokenwell_jwt_strerror(rc)));
+      throw usage_error("jwt sign: --claims: " + std::string(jwt.strerror(rc)));
     case TOKENWELL_JWT_ENO_SIGNING_KEY:
       throw Failure{kNoValue, "keyset " + quote(name) + " in " + ctx.segment_path() +
                                   " has no signing key (verify only)"};
@@ -115,7 +117,7 @@ int run_sign(const Context& ctx, const Args& args) {
       if (is_segment_code(rc)) throw keyset_failure(client, ctx, rc, name);
       // A signing key the library cannot use: the agent published junk.
       throw Failure{kNoValue, "keyset " + quote(name) + " in " + ctx.segment_path() +
-                                  ": cannot sign: " + tokenwell_jwt_strerror(rc)};
+                                  ": cannot sign: " + jwt.strerror(rc)};
   }
 }
 
@@ -129,10 +131,11 @@ int run_verify(const Context& ctx, const Args& args) {
   tokenwell_jwt_verify_options opts = {sizeof opts, audience ? audience->c_str() : nullptr,
                                        issuer ? issuer->c_str() : nullptr, -1, 0};
 
+  const JwtLibrary& jwt = jwt_library("jwt verify");
   const tw::Client client = open_client(ctx);
   std::string claims;
   const int rc = call_growing(claims, [&](char* buf, std::size_t size, std::size_t* len) {
-    return tokenwell_jwt_verify(client.native_handle(), name.c_str(), token.c_str(), &opts, buf,
+    return jwt.verify(client.native_handle(), name.c_str(), token.c_str(), &opts, buf,
                                 size, len);
   });
   if (rc == TOKENWELL_OK) {
@@ -141,7 +144,7 @@ int run_verify(const Context& ctx, const Args& args) {
   }
   if (is_segment_code(rc)) throw keyset_failure(client, ctx, rc, name);
   // The reason only: never the token, which may be someone's credential.
-  throw Failure{kInvalid, "invalid token: " + std::string(tokenwell_jwt_strerror(rc))};
+  throw Failure{kInvalid, "invalid token: " + std::string(jwt.strerror(rc))};
 }
 
 }  // namespace

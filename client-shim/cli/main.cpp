@@ -67,7 +67,9 @@ exit status:
      wait: --timeout passed with nothing newer (3 if NAME never appeared,
      5 if the segment never did)
   5  segment or agent unavailable: no segment, unreadable, corrupt, or
-     written by a newer incompatible agent; status: the agent does not answer
+     written by a newer incompatible agent; status: the agent does not
+     answer; jwt sign/verify: libtokenwell-jwt (or OpenSSL's libcrypto)
+     cannot be loaded
   exec: the status of CMD; 126 if CMD cannot run, 127 if it is not found
 )";
 

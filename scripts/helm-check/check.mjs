@@ -6,16 +6,22 @@
 //   node scripts/helm-check/check.mjs HELM CHART_DIR EXAMPLE_APP_CHART_DIR [AGENT]
 //
 // With AGENT (a built tokenwell-agent), every scenario's rendered agent.json
-// also goes through the agent's own --check-config.
+// also goes through the agent's own --check-config. With TOKENWELL_INJECTOR
+// (a built tokenwell-injector) in the environment, every rendered sidecar
+// spec goes through its --check, and injection.mjs runs the injector on the
+// fixture pods against the named templates.
 import { execFileSync, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
+import { checkInjection } from "./injection.mjs";
 import { validateObject } from "./k8s-validate.mjs";
+import { valuesTable } from "./values-table.mjs";
 
 const [helm, chart, appChart, agent] = process.argv.slice(2);
+const injector = process.env.TOKENWELL_INJECTOR || "";
 if (!helm || !chart || !appChart) {
   console.error("usage: check.mjs HELM CHART_DIR EXAMPLE_APP_CHART_DIR [AGENT]");
   process.exit(2);
@@ -167,9 +173,18 @@ for (const file of scenarios) {
     expect(rendered[name].length > 0, "nothing rendered");
     await validateAll(rendered[name]);
   });
+  const injectorSpec = rendered[name]?.find((o) => o.kind === "ConfigMap" && o.data?.["sidecar.json"]);
+  if (injectorSpec && injector) {
+    await check(`${name}: tokenwell-injector --check accepts the rendered sidecar spec`, () => {
+      const specFile = path.join(work, `${name}-sidecar.json`);
+      writeFileSync(specFile, injectorSpec.data["sidecar.json"]);
+      const r = spawnSync(injector, ["--sidecar-spec", specFile, "--check"], { encoding: "utf8" });
+      expect(r.status === 0, `rejected:\n${r.stderr}`);
+    });
+  }
   if (!rendered[name] || !agent) continue;
   await check(`${name}: the agent's --check-config accepts the rendered agent.json`, () => {
-    const cm = rendered[name].find((o) => o.kind === "ConfigMap");
+    const cm = rendered[name].find((o) => o.kind === "ConfigMap" && o.data?.["agent.json"]);
     const configFile = path.join(work, `${name}.json`);
     const tokenFile = path.join(work, "federated-token");
     writeFileSync(configFile, cm.data["agent.json"]);
@@ -344,7 +359,171 @@ await check("NOTES.txt: sidecar mode, config map, the federated credential's sub
   expect(notes.includes("Sidecar: native"), `no sidecar mode in:\n${notes}`);
   expect(notes.includes("ConfigMap rel-tokenwell-config"), "no ConfigMap name");
   expect(notes.includes("system:serviceaccount:apps:rel-tokenwell"), "no federated credential subject");
+  // A release whose name contains "tokenwell" gets the bare release name.
+  const bare = execFileSync(helm, ["install", "demo-tokenwell", chart, "--namespace", "apps", "--dry-run=client",
+                                   "-f", path.join(ciDir, "workload-identity-values.yaml")], { encoding: "utf8" });
+  expect(bare.includes("system:serviceaccount:apps:demo-tokenwell\n"), "bare-name subject");
+  expect(bare.includes("kind: ServiceAccount\nmetadata:\n  name: demo-tokenwell\n"), "the ServiceAccount NOTES names");
 });
+
+await check("NOTES.txt in library mode: the app's own ServiceAccount, never the chart's", () => {
+  const out = execFileSync(helm, ["install", "demo", appChart, "--namespace", "orders", "--dry-run=client",
+                                  "--render-subchart-notes"], { encoding: "utf8" });
+  const notes = out.slice(out.indexOf("NOTES:"));
+  expect(!notes.includes("system:serviceaccount:orders:demo-tokenwell"), `names the chart's ServiceAccount:\n${notes}`);
+  expect(notes.includes("system:serviceaccount:orders:<your pods' serviceAccountName>"), `no own-ServiceAccount subject:\n${notes}`);
+  expect(notes.includes("azure.workload.identity/client-id: 11111111-2222-3333-4444-555555555555"), "no client-id annotation");
+  expect(notes.includes("runs its pods as RELEASE-orders"), "no example ServiceAccount");
+});
+
+await check("values.schema.json accepts what the agent accepts (jwks refresh object, Ed25519)", () => {
+  const r = spawnSync(helm, ["template", "rel", chart,
+    "--set-json", 'config.keysets=[{"name":"idp","source":"jwks","issuer":"https://idp.example.com","refresh":{"min":"5m","max":"24h","default":"1h","cooldown":"30s"}},{"name":"dev","source":"generated","algorithm":"Ed25519"}]'],
+    { encoding: "utf8" });
+  expect(r.status === 0, `rejected: ${r.stderr}`);
+});
+
+// --- the injector ------------------------------------------------------------
+const injectorName = "rel-tokenwell-injector";
+const injectorPodLabels = { "app.kubernetes.io/name": "tokenwell-injector", "app.kubernetes.io/instance": "rel" };
+
+function assertInjectorWorkload(objs) {
+  const d = one(objs, "Deployment", injectorName);
+  equal(d.spec.replicas, 2, "injector replicas");
+  equal(d.spec.selector.matchLabels, injectorPodLabels, "injector selector");
+  assertSelectorLabels(d);
+  const pod = d.spec.template.spec;
+  equal(pod.automountServiceAccountToken, false, "no API token in the injector");
+  equal(pod.serviceAccountName, injectorName, "its own ServiceAccount");
+  equal(one(objs, "ServiceAccount", injectorName).automountServiceAccountToken, false, "SA automount");
+  const anti = pod.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm;
+  equal(anti?.topologyKey, "kubernetes.io/hostname", "anti-affinity across nodes");
+  equal(anti?.labelSelector?.matchLabels, injectorPodLabels, "anti-affinity selects injector pods");
+  const c = pod.containers[0];
+  equal(c.command, ["/usr/local/bin/tokenwell-injector"], "injector command");
+  const arg = (flag) => c.args[c.args.indexOf(flag) + 1];
+  equal(arg("--sidecar-spec"), "/etc/tokenwell-injector/sidecar.json", "--sidecar-spec");
+  equal(arg("--tls-cert"), "/etc/tokenwell-injector/tls/tls.crt", "--tls-cert");
+  equal(c.readinessProbe.httpGet, { path: "/readyz", port: "https", scheme: "HTTPS" }, "readinessProbe");
+  equal(c.livenessProbe.httpGet, { path: "/healthz", port: "https", scheme: "HTTPS" }, "livenessProbe");
+  const sc = c.securityContext;
+  for (const [k, v] of [["runAsNonRoot", true], ["readOnlyRootFilesystem", true], ["allowPrivilegeEscalation", false]])
+    equal(sc[k], v, `injector securityContext.${k}`);
+  equal(sc.capabilities.drop, ["ALL"], "injector drops ALL capabilities");
+  equal(sc.seccompProfile.type, "RuntimeDefault", "injector seccomp");
+  expect(c.resources.limits.memory, "injector memory limit");
+  const specVolume = pod.volumes.find((v) => v.name === "sidecar-spec");
+  equal(specVolume.configMap.name, injectorName, "mounts the sidecar spec ConfigMap");
+  expect(JSON.parse(one(objs, "ConfigMap", injectorName).data["sidecar.json"]).native_container, "spec renders");
+  expect(d.spec.template.metadata.annotations["checksum/sidecar-spec"], "spec checksum rolls the injector");
+  const pdb = one(objs, "PodDisruptionBudget", injectorName);
+  equal(pdb.spec.minAvailable, 1, "PDB minAvailable");
+  equal(pdb.spec.selector.matchLabels, injectorPodLabels, "PDB selects the injector");
+  const svc = one(objs, "Service", injectorName);
+  equal(svc.spec.ports, [{ name: "https", port: 443, targetPort: "https", protocol: "TCP" }], "Service port");
+  equal(svc.spec.selector, injectorPodLabels, "Service selects the injector");
+  // No selector of the example workload picks the injector's pods.
+  for (const o of objs.filter((x) => x.kind === "Deployment" && x.metadata.name !== injectorName))
+    expect(Object.entries(o.spec.selector.matchLabels).some(([k, v]) => injectorPodLabels[k] !== v),
+           `${o.metadata.name}'s selector matches the injector's pods`);
+  return pod.volumes.find((v) => v.name === "tls").secret.secretName;
+}
+
+function assertWebhook(objs, { failurePolicy, timeoutSeconds, excluded }) {
+  const cfg = one(objs, "MutatingWebhookConfiguration", injectorName);
+  equal(cfg.webhooks.length, 1, "one webhook");
+  const w = cfg.webhooks[0];
+  expect(w.name.includes("tokenwell"), "webhook name names tokenwell (the alerts match on it)");
+  equal(w.admissionReviewVersions, ["v1"], "admissionReviewVersions");
+  equal(w.clientConfig.service, { name: injectorName, namespace: "apps", path: "/mutate", port: 443 }, "clientConfig.service");
+  equal(w.rules, [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], scope: "Namespaced" }], "rules");
+  equal(w.objectSelector, { matchLabels: { "tokenwell.io/inject": "true" } }, "objectSelector");
+  equal(w.namespaceSelector, { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: excluded }] },
+        "namespaceSelector");
+  equal(w.failurePolicy, failurePolicy, "failurePolicy");
+  equal(w.timeoutSeconds, timeoutSeconds, "timeoutSeconds");
+  expect(w.timeoutSeconds <= 5, "timeoutSeconds <= 5");
+  equal(w.matchPolicy, "Equivalent", "matchPolicy");
+  equal(w.sideEffects, "None", "sideEffects");
+  equal(w.reinvocationPolicy, "IfNeeded", "reinvocationPolicy");
+  return { cfg, w };
+}
+
+await check("injector: Deployment, PDB, Service, webhook; the self-signed CA verifies the serving certificate", () => {
+  const objs = rendered.injector;
+  const secretName = assertInjectorWorkload(objs);
+  const { w } = assertWebhook(objs, { failurePolicy: "Fail", timeoutSeconds: 5, excluded: ["kube-system", "apps"] });
+  const secret = one(objs, "Secret", secretName);
+  equal(secret.type, "kubernetes.io/tls", "Secret type");
+  const pem = (k) => Buffer.from(secret.data[k], "base64").toString();
+  const ca = new X509Certificate(Buffer.from(w.clientConfig.caBundle, "base64"));
+  equal(ca.toString(), new X509Certificate(pem("ca.crt")).toString(), "caBundle is the Secret's ca.crt");
+  expect(ca.ca, "caBundle is a CA");
+  const serving = new X509Certificate(pem("tls.crt"));
+  expect(serving.verify(ca.publicKey), "the CA did not sign the serving certificate");
+  expect(serving.checkHost(`${injectorName}.apps.svc`), `serving certificate lacks ${injectorName}.apps.svc: ${serving.subjectAltName}`);
+  expect(serving.checkPrivateKey(createPrivateKey(pem("tls.key"))), "tls.key does not match tls.crt");
+  for (const kind of ["Certificate", "Issuer", "ServiceMonitor"]) expect(!objs.some((o) => o.kind === kind), `no ${kind}`);
+  expect(!objs.some((o) => o.kind === "Deployment" && o.metadata.name !== injectorName), "no example workload");
+});
+
+await check("injector-cert-manager: CA Issuer chain, Certificate for the Service, caBundle injected, HTTPS ServiceMonitor", () => {
+  const objs = rendered["injector-cert-manager"];
+  const secretName = assertInjectorWorkload(objs);
+  const { cfg, w } = assertWebhook(objs, { failurePolicy: "Ignore", timeoutSeconds: 3,
+                                          excluded: ["kube-system", "apps", "monitoring"] });
+  equal(cfg.metadata.annotations["cert-manager.io/inject-ca-from"], `apps/${injectorName}`, "inject-ca-from");
+  expect(!w.clientConfig.caBundle, "no caBundle of the chart's own with cert-manager");
+  expect(!objs.some((o) => o.kind === "Secret"), "no generated Secret with cert-manager");
+  const cert = one(objs, "Certificate", injectorName);
+  equal(cert.spec.secretName, secretName, "the Certificate's Secret is the one the injector mounts");
+  expect(cert.spec.dnsNames.includes(`${injectorName}.apps.svc`), "dnsNames has the Service");
+  equal(cert.spec.issuerRef, { name: `${injectorName}-ca`, kind: "Issuer", group: "cert-manager.io" }, "issued by the CA Issuer");
+  const ca = one(objs, "Certificate", `${injectorName}-ca`);
+  equal(ca.spec.isCA, true, "CA certificate");
+  equal(one(objs, "Issuer", `${injectorName}-ca`).spec.ca.secretName, ca.spec.secretName, "CA Issuer uses the CA");
+  equal(one(objs, "Issuer", `${injectorName}-selfsigned`).spec.selfSigned, {}, "self-signed root Issuer");
+  const sm = one(objs, "ServiceMonitor", injectorName);
+  equal(sm.spec.endpoints[0].scheme, "https", "ServiceMonitor scheme");
+  equal(sm.spec.endpoints[0].tlsConfig.ca.secret, { name: secretName, key: "ca.crt" }, "ServiceMonitor trusts the CA");
+  equal(sm.spec.endpoints[0].tlsConfig.serverName, `${injectorName}.apps.svc`, "ServiceMonitor serverName");
+  equal(sm.spec.selector.matchLabels, injectorPodLabels, "ServiceMonitor selects the injector's Service");
+  equal(sm.metadata.labels.release, "prometheus", "ServiceMonitor extra labels");
+  const spec = JSON.parse(one(objs, "ConfigMap", injectorName).data["sidecar.json"]);
+  equal(spec.default_mode, "classic", "sidecar.mode=classic is the injector's default");
+  equal(spec.fs_group, null, "injector.fsGroup: null");
+  equal(one(objs, "Deployment", injectorName).spec.template.spec.priorityClassName, "system-cluster-critical", "priorityClassName");
+});
+
+await check("injector: the default sidecar mode follows the cluster version; an existing issuerRef is used", () => {
+  const spec = (args) => JSON.parse(one(render(chart, ["--set", "injector.enabled=true", ...args]), "ConfigMap", injectorName)
+    .data["sidecar.json"]);
+  equal(spec(["--kube-version", "1.28.9"]).default_mode, "classic", "Kubernetes 1.28");
+  equal(spec(["--kube-version", "1.29.0"]).default_mode, "native", "Kubernetes 1.29");
+  const objs = render(chart, ["--set", "injector.enabled=true", "--set", "injector.certManager.enabled=true",
+                              "--set", "injector.certManager.issuerRef.name=corp-ca",
+                              "--set", "injector.certManager.issuerRef.kind=ClusterIssuer"]);
+  equal(one(objs, "Certificate").spec.issuerRef, { name: "corp-ca", kind: "ClusterIssuer", group: "cert-manager.io" }, "issuerRef");
+  expect(!objs.some((o) => o.kind === "Issuer"), "no Issuer of the chart's own with an issuerRef");
+  const single = render(chart, ["--set", "injector.enabled=true", "--set", "injector.replicas=1"]);
+  expect(!single.some((o) => o.kind === "PodDisruptionBudget"), "a PDB with one replica would block every drain");
+});
+
+await check("injector: NOTES.txt says what was installed and how to verify it", () => {
+  const out = execFileSync(helm, ["install", "rel", chart, "--namespace", "apps", "--dry-run=client",
+                                  "-f", path.join(ciDir, "injector-values.yaml")], { encoding: "utf8" });
+  const notes = out.slice(out.indexOf("NOTES:"));
+  for (const text of ["MutatingWebhookConfiguration rel-tokenwell-injector", "tokenwell.io/inject",
+                      "tokenwell.io/config", "kubectl -n apps rollout status deployment/rel-tokenwell-injector",
+                      "kubectl get pod", "docs/injector.md"])
+    expect(notes.includes(text), `no '${text}' in:\n${notes}`);
+});
+
+if (injector) {
+  await checkInjection({ helm, chart, injector, check, expect, equal, validateAll, work: path.join(work, "injection") });
+} else {
+  console.log("skip injector end to end: no TOKENWELL_INJECTOR (scripts/helm-check.sh sets it when build/injector exists)");
+}
 
 await check("values.schema.json rejects bad values with the path named", () => {
   const bad = [
@@ -363,7 +542,16 @@ await check("values.schema.json rejects bad values with the path named", () => {
     [["--set", "config.listen=9464"], "/config/listen"],
     [["--set", "sidecar.mode=sometimes"], "/sidecar/mode"],
     [["--set", "azureWorkloadIdentity.enabled=true"], "/azureWorkloadIdentity/clientId"],
-    [["--set", "config.keysets[0].name=k", "--set", "config.keysets[0].source=generated"], "missing property 'algorithm'"],
+    [["--set", "injector.timeoutSeconds=10"], "/injector/timeoutSeconds"],
+    [["--set", "injector.failurePolicy=Maybe"], "/injector/failurePolicy"],
+    [["--set", "injector.replicas=0"], "/injector/replicas"],
+    [["--set", "injector.excludeNamespaces[0]=Not_A_Namespace"], "/injector/excludeNamespaces/0"],
+    [["--set", "injector.certManager.issuerRef.kind=Vault"], "/injector/certManager/issuerRef/kind"],
+    // The schema is the agent's (scripts/generate-config-schema.py): what --check-config rejects, it rejects.
+    [["--set", "config.keysets[0].name=k", "--set", "config.keysets[0].source=generated",
+      "--set", "config.keysets[0].algorithm=ES384"], "/config/keysets/0/algorithm"],
+    [["--set", "config.keysets[0].name=k", "--set", "config.keysets[0].source=generated",
+      "--set", "config.keysets[0].algorithm=PS512"], "/config/keysets/0/algorithm"],
   ];
   for (const [args, path_] of bad) {
     const r = spawnSync(helm, ["template", "rel", chart, ...args], { encoding: "utf8" });
@@ -436,6 +624,31 @@ await check("values.schema.json rejects bad monitoring values with the path name
     expect(r.status !== 0, `accepted: ${args.join(" ")}`);
     expect(r.stderr.includes(path_), `error for ${args.join(" ")} does not name ${path_}:\n${r.stderr}`);
   }
+});
+
+await check("README.md: the values table is the one values.yaml's comments give", () => {
+  const readme = readFileSync(path.join(chart, "README.md"), "utf8");
+  expect(readme.includes(`<!-- values-table:begin -->\n${valuesTable(chart)}\n<!-- values-table:end -->`),
+         "helm/tokenwell/README.md is not current: node scripts/helm-check/values-table.mjs --write helm/tokenwell");
+});
+
+await check("helm package: the archive a user installs (README, schema, templates, no ci/), Artifact Hub annotations", () => {
+  const out = execFileSync(helm, ["package", chart, "--destination", work], { encoding: "utf8" });
+  const archive = /saved it to: (\S+)/.exec(out)?.[1];
+  expect(archive?.endsWith("tokenwell-0.1.0.tgz"), `no archive in: ${out}`);
+  const files = execFileSync("tar", ["-tzf", archive], { encoding: "utf8" }).split("\n");
+  for (const f of ["tokenwell/Chart.yaml", "tokenwell/values.yaml", "tokenwell/values.schema.json", "tokenwell/README.md",
+                   "tokenwell/templates/NOTES.txt", "tokenwell/templates/injector-webhook.yaml"])
+    expect(files.includes(f), `${f} not packaged`);
+  expect(!files.some((f) => f.startsWith("tokenwell/ci/")), "ci/ scenarios packaged");
+  equal(execFileSync(helm, ["show", "readme", archive], { encoding: "utf8" }).trim(),
+        readFileSync(path.join(chart, "README.md"), "utf8").trim(), "helm show readme");
+  const meta = parseAllDocuments(execFileSync(helm, ["show", "chart", archive], { encoding: "utf8" }))[0].toJS();
+  for (const key of ["artifacthub.io/category", "artifacthub.io/links", "artifacthub.io/images", "artifacthub.io/changes"])
+    expect(meta.annotations?.[key], `Chart.yaml lacks ${key}`);
+  for (const key of ["artifacthub.io/links", "artifacthub.io/images", "artifacthub.io/changes"])
+    expect(Array.isArray(parseAllDocuments(meta.annotations[key])[0].toJS()), `${key} is not a YAML list`);
+  execFileSync(helm, ["lint", "--strict", archive], { stdio: "pipe" });
 });
 
 console.log(`helm-check: ${passed} passed, ${failed} failed`);

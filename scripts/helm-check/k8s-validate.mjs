@@ -1,5 +1,6 @@
 // k8s-validate.mjs -- validates rendered objects against the Kubernetes
-// OpenAPI schemas (npm kubernetes-models, @kubernetes-models/prometheus-operator).
+// OpenAPI schemas (npm kubernetes-models, @kubernetes-models/prometheus-operator,
+// @kubernetes-models/cert-manager).
 //
 // kubernetes-models checks types, enums, formats and required fields, but its
 // schemas allow unknown fields, so a misspelt key ("restartPolicyy") would
@@ -18,12 +19,15 @@ const packageRoots = [
   "kubernetes-models",
   "@kubernetes-models/apimachinery",
   "@kubernetes-models/prometheus-operator",
+  "@kubernetes-models/cert-manager",
 ].map((p) => path.dirname(require.resolve(`${p}/package.json`)));
 
 // Where each apiVersion's models live.
 function modelPath(apiVersion, kind) {
   if (apiVersion.startsWith("monitoring.coreos.com/"))
     return `@kubernetes-models/prometheus-operator/${apiVersion}/${kind}`;
+  if (apiVersion.startsWith("cert-manager.io/"))
+    return `@kubernetes-models/cert-manager/${apiVersion}/${kind}`;
   return `kubernetes-models/${apiVersion}/${kind}`;
 }
 

@@ -21,6 +21,8 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../client-shim/python"))
 
 import redis  # noqa: E402
+import redis.backoff  # noqa: E402
+import redis.retry  # noqa: E402
 from redis.cluster import RedisCluster  # noqa: E402,F401 -- importable in every supported version
 
 import tokenwell  # noqa: E402
@@ -210,6 +212,46 @@ class Startup(Base):
         with self.assertRaises(redis.exceptions.AuthenticationError) as e:
             r.ping()
         self.assertIn("ENOVALUE", str(e.exception))
+
+
+    def test_once_ready_an_expired_value_still_fails_the_connection_with_an_authentication_error(self):
+        # Later calls answer at once; were the error not redis-py's, the connection would keep its
+        # unauthenticated socket and the next command would fail with NOAUTH instead.
+        self.server.user("u1", "pw-1")
+        self.writer.publish("redis", "u1", "pw-1")
+        p = self.provider(timeout=0.1)
+        self.assertEqual(p.get_credentials(), ("u1", "pw-1"))
+        self.writer.publish("redis", "u1", "pw-1", int(time.time()) - 5)  # the IdP down past its life
+        # No command retries: redis-py >= 6 retries an AuthenticationError (a ConnectionError) with backoff.
+        r = redis.Redis(port=self.server.port, credential_provider=p, protocol=3,
+                        retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0))
+        for _ in range(2):
+            with self.assertRaises(tokenwell.redis.CredentialError) as e:
+                r.ping()
+            self.assertEqual(e.exception.code, tokenwell.ENOVALUE)
+            self.assertIn("ENOVALUE", str(e.exception))
+        self.rotate("u2", "pw-2")
+        self.assertTrue(r.ping())
+        self.assertEqual(redis.utils.str_if_bytes(r.execute_command("ACL", "WHOAMI")), "u2")
+        r.close()
+
+
+    def test_every_connection_waits_for_a_valid_value_not_only_the_first(self):
+        # The IdP down past the token's life: a reconnect waits for the agent's next publish (as the
+        # Node and Go providers' subscribe do) instead of failing at once and reconnecting in a loop.
+        self.server.user("u1", "pw-1")
+        self.writer.publish("redis", "u1", "pw-1")
+        p = self.provider(timeout=BOUND)
+        self.assertEqual(p.get_credentials(), ("u1", "pw-1"))
+        self.writer.publish("redis", "u1", "pw-1", int(time.time()) - 5)
+        got = []
+        t = threading.Thread(target=lambda: got.append(p.get_credentials()))
+        t.start()
+        t.join(0.2)
+        self.assertTrue(t.is_alive(), "get_credentials waits for a valid value after an expired one")
+        self.rotate("u2", "pw-2")
+        t.join(BOUND)
+        self.assertEqual(got, [("u2", "pw-2")])
 
 
 class Streaming(Base):

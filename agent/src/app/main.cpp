@@ -1,5 +1,6 @@
 // main.cpp -- tokenwell-agent's command line (DESIGN.md, "Agent"):
 //   tokenwell-agent --config FILE [--check-config] [--once] [--log-level LEVEL]
+//   tokenwell-agent --print-config-schema
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -8,6 +9,7 @@
 #include "tokenwell/agent/app/agent.hpp"
 #include "tokenwell/agent/app/check_config.hpp"
 #include "tokenwell/agent/config/config.hpp"
+#include "tokenwell/agent/config/config_schema.hpp"
 #include "tokenwell/agent/common/log.hpp"
 #include "tokenwell/tokenwell.h"
 
@@ -20,6 +22,7 @@ constexpr const char* kUsage =
     "                     with its JSON path, exit 0 (ok) or 1\n"
     "  --once             fetch every credential once, publish, exit 0 (non-zero if any failed)\n"
     "  --log-level LEVEL  trace, debug, info, warn or error (overrides log.level)\n"
+    "  --print-config-schema  print the config file's JSON Schema and exit\n"
     "  --version, --help\n"
     "Signals: SIGTERM/SIGINT stop gracefully (the segment stays readable), SIGHUP reloads.\n";
 
@@ -54,6 +57,9 @@ int main(int argc, char** argv) {
       once = true;
     } else if (a == "--help" || a == "-h") {
       std::cout << kUsage;
+      return 0;
+    } else if (a == "--print-config-schema") {
+      std::cout << tw::config_schema::json_schema().dump(2) << "\n";
       return 0;
     } else if (a == "--version") {
       std::cout << "tokenwell-agent " << TOKENWELL_VERSION_STRING << "\n";

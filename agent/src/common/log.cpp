@@ -100,6 +100,8 @@ std::string format_line(const Options& options, Level level, std::string_view ms
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+bool enabled(Level level) { return logger()->should_log(to_spdlog(level)); }
+
 void write(Level level, std::string_view msg, std::span<const Field> fields) {
   auto l = logger();
   if (!l->should_log(to_spdlog(level))) return;

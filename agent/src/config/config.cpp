@@ -7,6 +7,7 @@
 #include <set>
 
 #include "tokenwell/agent/common/file_reader.hpp"
+#include "tokenwell/agent/config/config_schema.hpp"
 #include "tokenwell/agent/common/json_object.hpp"
 #include "tokenwell/agent/common/entry_name.hpp"
 
@@ -18,12 +19,24 @@ using nlohmann::json;
 constexpr std::string_view kDefaultRuntimeDir = "/run/tokenwell";
 constexpr std::size_t kMaxConfigBytes = 4 * 1024 * 1024;
 
+bool allowed_value(const config_schema::Property& p, std::string_view value) {
+  return std::find(p.values.begin(), p.values.end(), value) != p.values.end();
+}
+
+// "a, b or c".
+std::string one_of(const config_schema::Property& p) {
+  std::string out;
+  for (std::size_t i = 0; i < p.values.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == p.values.size() ? " or " : ", ") + std::string(p.values[i]);
+  return out;
+}
+
 // One parser per `source` value: the whole credential object and its path.
 using SourceParser = std::function<Result<SourceSettings>(const json&, const std::string&)>;
 
 Result<SourceSettings> parse_file_source(const json& j, const std::string& path) {
   JsonObject o(j, path);
-  if (auto only = o.only({"name", "source", "path", "username", "refresh"}); !only)
+  if (auto only = o.only(config_schema::credential().keys("file")); !only)
     return only.error();
   TW_TRY(file, o.string("path"));
   if (!file) return o.error("path", "required: the file holding the secret");
@@ -72,12 +85,12 @@ Result<RefreshSettings> parse_refresh(const JsonObject& parent) {
   TW_TRY(block, parent.object("refresh"));
   if (!block) return r;
   const JsonObject& o = *block;
-  if (auto only = o.only({"ratio", "min_remaining", "jitter", "retry_min", "retry_max",
-                          "retry_max_expired", "retry_after_max", "timeout"});
-      !only)
-    return only.error();
-  TW_TRY(ratio, o.number("ratio", 0.01, 0.99));
-  TW_TRY(jitter, o.number("jitter", 0, 0.5));
+  const config_schema::ObjectSchema& schema = config_schema::refresh();
+  if (auto only = o.only(schema.keys()); !only) return only.error();
+  const auto& ratio_range = schema.property("ratio");
+  const auto& jitter_range = schema.property("jitter");
+  TW_TRY(ratio, o.number("ratio", ratio_range.minimum, ratio_range.maximum));
+  TW_TRY(jitter, o.number("jitter", jitter_range.minimum, jitter_range.maximum));
   TW_TRY(min_remaining, o.duration("min_remaining"));
   TW_TRY(retry_min, o.duration("retry_min"));
   TW_TRY(retry_max, o.duration("retry_max"));
@@ -152,7 +165,7 @@ Result<std::string> https_url(const JsonObject& o, std::string_view key) {
 }
 
 Result<KeysetSettings> parse_jwks_keyset(const JsonObject& o) {
-  if (auto only = o.only({"name", "source", "issuer", "jwks_uri", "ca_file", "refresh", "timeout"}); !only)
+  if (auto only = o.only(config_schema::keyset().keys("jwks")); !only)
     return only.error();
   JwksKeysetConfig c;
   TW_TRY(issuer, https_url(o, "issuer"));
@@ -173,7 +186,7 @@ Result<KeysetSettings> parse_jwks_keyset(const JsonObject& o) {
   TW_TRY(block, o.object("refresh"));
   if (block) {
     const JsonObject& r = *block;
-    if (auto only = r.only({"min", "max", "default", "cooldown", "retry_min", "retry_max"}); !only)
+    if (auto only = r.only(config_schema::jwks_refresh().keys()); !only)
       return only.error();
     TW_TRY(min, r.duration("min"));
     TW_TRY(max, r.duration("max"));
@@ -199,7 +212,7 @@ Result<KeysetSettings> parse_jwks_keyset(const JsonObject& o) {
 }
 
 Result<KeysetSettings> parse_key_files_keyset(const JsonObject& o) {
-  if (auto only = o.only({"name", "source", "directory"}); !only) return only.error();
+  if (auto only = o.only(config_schema::keyset().keys("key_files")); !only) return only.error();
   TW_TRY(directory, o.string("directory"));
   if (!directory) return o.error("directory", "required: the directory holding the key files");
   KeyFilesKeysetConfig c;
@@ -209,22 +222,20 @@ Result<KeysetSettings> parse_key_files_keyset(const JsonObject& o) {
 }
 
 Result<KeysetSettings> parse_generated_keyset(const JsonObject& o) {
-  if (auto only = o.only({"name", "source", "algorithm", "rotate_every", "publish_ahead", "retain",
-                          "max_token_lifetime", "leeway"});
-      !only)
-    return only.error();
+  if (auto only = o.only(config_schema::keyset().keys("generated")); !only) return only.error();
   GeneratedKeysetConfig c;
   TW_TRY(algorithm, o.string("algorithm"));
   if (algorithm) {
     static const std::map<std::string, KeyAlgorithm> names = {
         {"ES256", KeyAlgorithm::ES256}, {"RS256", KeyAlgorithm::RS256}, {"PS256", KeyAlgorithm::PS256},
         {"EdDSA", KeyAlgorithm::EdDSA}, {"Ed25519", KeyAlgorithm::EdDSA}};
+    const config_schema::Property& allowed = config_schema::keyset().property("algorithm", "generated");
     auto it = names.find(*algorithm);
     if (*algorithm == "HS256")
       return o.error("algorithm", "HS256 keys are symmetric and cannot be published in a public JWKS "
-                                  "(expected ES256, RS256, PS256 or EdDSA)");
-    if (it == names.end())
-      return o.error("algorithm", "unknown algorithm '" + *algorithm + "' (expected ES256, RS256, PS256 or EdDSA)");
+                                  "(expected " + one_of(allowed) + ")");
+    if (it == names.end() || !allowed_value(allowed, *algorithm))
+      return o.error("algorithm", "unknown algorithm '" + *algorithm + "' (expected " + one_of(allowed) + ")");
     c.algorithm = it->second;
   }
   TW_TRY(rotate_every, o.duration("rotate_every"));
@@ -282,7 +293,7 @@ Result<std::vector<Id>> parse_ids(const JsonObject& o, std::string_view key) {
 }
 
 Result<void> parse_top_level(const JsonObject& o, const Environment& env, AgentConfig& c) {
-  if (auto only = o.only({"runtime_dir", "listen", "log", "allow", "credentials", "keysets"}); !only)
+  if (auto only = o.only(config_schema::config().keys()); !only)
     return only.error();
   TW_TRY(runtime_dir, o.string("runtime_dir"));
   if (runtime_dir) {
@@ -305,14 +316,14 @@ Result<void> parse_top_level(const JsonObject& o, const Environment& env, AgentC
   }
   TW_TRY(log, o.object("log"));
   if (log) {
-    if (auto only = log->only({"level", "format"}); !only) return only.error();
+    const config_schema::ObjectSchema& schema = config_schema::log();
+    if (auto only = log->only(schema.keys()); !only) return only.error();
     TW_TRY(level, log->string("level"));
     TW_TRY(format, log->string("format"));
-    static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
-    if (level && !levels.count(*level))
-      return log->error("level", "unknown level '" + *level + "' (expected trace, debug, info, warn or error)");
-    if (format && *format != "json" && *format != "text")
-      return log->error("format", "unknown format '" + *format + "' (expected json or text)");
+    if (level && !allowed_value(schema.property("level"), *level))
+      return log->error("level", "unknown level '" + *level + "' (expected " + one_of(schema.property("level")) + ")");
+    if (format && !allowed_value(schema.property("format"), *format))
+      return log->error("format", "unknown format '" + *format + "' (expected " + one_of(schema.property("format")) + ")");
     if (level) c.log.level = *level;
     if (format) c.log.format = *format;
   }
@@ -320,7 +331,7 @@ Result<void> parse_top_level(const JsonObject& o, const Environment& env, AgentC
   c.allow.uids = {getuid()};
   c.allow.gids = {getgid()};
   if (allow) {
-    if (auto only = allow->only({"uids", "gids"}); !only) return only.error();
+    if (auto only = allow->only(config_schema::allow().keys()); !only) return only.error();
     TW_TRY(uids, parse_ids<uid_t>(*allow, "uids"));
     TW_TRY(gids, parse_ids<gid_t>(*allow, "gids"));
     if (allow->has("uids")) c.allow.uids = uids;

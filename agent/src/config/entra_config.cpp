@@ -2,6 +2,7 @@
 #include "tokenwell/agent/config/entra_config.hpp"
 
 #include "tokenwell/agent/common/json_object.hpp"
+#include "tokenwell/agent/config/config_schema.hpp"
 
 #include <unistd.h>
 
@@ -51,7 +52,7 @@ Result<UsernameSpec> parse_username(const Object& parent, UsernameSpec fallback)
   if (!u->is_object())
     return parent.error("username", R"(expected {"claim": "NAME"} or {"value": "LITERAL"})");
   Object o(*u, parent.at("username"));
-  if (auto r = o.only({"claim", "value"}); !r) return r.error();
+  if (auto r = o.only(config_schema::username().keys()); !r) return r.error();
   TW_TRY(claim, o.string("claim"));
   TW_TRY(value, o.string("value"));
   if (claim && value) return parent.error("username", "set either claim or value, not both");
@@ -73,7 +74,9 @@ Result<std::filesystem::path> required_path(const Object& o, std::string_view ke
     std::string hint = env_name.empty() ? "required" : "required (set it or " + std::string(env_name) + ")";
     return o.error(key, hint);
   }
-  return std::filesystem::path(*value);
+  std::filesystem::path path(*value);
+  if (!path.is_absolute()) return o.error(key, "must be an absolute path");
+  return path;
 }
 
 Result<AssertionAlgorithm> parse_algorithm(const Object& o, AssertionAlgorithm fallback) {
@@ -88,8 +91,7 @@ struct AuthDefaults {
   std::optional<std::string> token_file;  // AZURE_FEDERATED_TOKEN_FILE
   const char* token_file_env = "";
   AssertionAlgorithm algorithm = AssertionAlgorithm::ps256;
-  bool allow_managed_identity = true;
-  bool allow_key_id = false;
+  const config_schema::ObjectSchema* schema = &config_schema::entra_auth();  // the methods and their keys
 };
 
 Result<EntraAuth> parse_auth(const Object& parent, const AuthDefaults& defaults, const Environment& env) {
@@ -98,27 +100,20 @@ Result<EntraAuth> parse_auth(const Object& parent, const AuthDefaults& defaults,
   if (a && !a->is_object()) return parent.error("auth", R"(expected an object like {"method": "client_secret", ...})");
   Object o(a ? *a : kEmpty, parent.at("auth"));
   TW_TRY(method, o.string("method"));
-  const std::string m = method.value_or("workload_identity");
-  const std::string expected = defaults.allow_managed_identity
-                                   ? "workload_identity, client_secret, client_certificate, managed_identity"
-                                   : "workload_identity, client_secret, client_certificate";
+  const config_schema::ObjectSchema& schema = *defaults.schema;
+  const std::string m = method.value_or(std::string(schema.default_variant));
+  if (!schema.variant(m)) return o.error("method", "unknown method '" + m + "' (expected " + schema.variant_list() + ")");
+  if (auto r = o.only(schema.keys(m)); !r) return r.error();
 
   if (m == "workload_identity") {
-    if (auto r = o.only({"method", "token_file"}); !r) return r.error();
     TW_TRY(file, required_path(o, "token_file", defaults.token_file, defaults.token_file_env));
     return EntraAuth{WorkloadIdentityAuth{std::move(file)}};
   }
   if (m == "client_secret") {
-    if (auto r = o.only({"method", "secret_file"}); !r) return r.error();
     TW_TRY(file, required_path(o, "secret_file", std::nullopt, ""));
     return EntraAuth{ClientSecretAuth{std::move(file)}};
   }
   if (m == "client_certificate") {
-    if (defaults.allow_key_id) {
-      if (auto r = o.only({"method", "certificate_file", "send_x5c", "algorithm", "key_id"}); !r) return r.error();
-    } else if (auto r = o.only({"method", "certificate_file", "send_x5c", "algorithm"}); !r) {
-      return r.error();
-    }
     ClientCertificateAuth out;
     TW_TRY(file, required_path(o, "certificate_file", std::nullopt, ""));
     TW_TRY(x5c, o.boolean("send_x5c"));
@@ -130,8 +125,7 @@ Result<EntraAuth> parse_auth(const Object& parent, const AuthDefaults& defaults,
     out.key_id = kid.value_or("");
     return EntraAuth{std::move(out)};
   }
-  if (m == "managed_identity" && defaults.allow_managed_identity) {
-    if (auto r = o.only({"method", "endpoint", "client_id", "object_id", "resource_id"}); !r) return r.error();
+  if (m == "managed_identity") {
     ManagedIdentityAuth out;
     TW_TRY(endpoint, o.string("endpoint"));
     TW_TRY(client_id, o.string("client_id"));
@@ -154,7 +148,7 @@ Result<EntraAuth> parse_auth(const Object& parent, const AuthDefaults& defaults,
     out.resource_id = resource_id.value_or("");
     return EntraAuth{std::move(out)};
   }
-  return o.error("method", "unknown method '" + m + "' (expected " + expected + ")");
+  return o.error("method", "unknown method '" + m + "' (expected " + schema.variant_list() + ")");
 }
 
 }  // namespace
@@ -173,10 +167,7 @@ Result<EntraConfig> parse_entra_config(const json& j, const std::string& path) {
 Result<EntraConfig> parse_entra_config(const json& j, const std::string& path, const Environment& env) {
   if (!j.is_object()) return make_error(path + ": expected an object");
   Object o(j, path);
-  if (auto r = o.only({"name", "source", "refresh", "username", "tenant_id", "client_id", "scope", "authority_host",
-                       "auth", "ca_file"});
-      !r)
-    return r.error();
+  if (auto r = o.only(config_schema::credential().keys("entra")); !r) return r.error();
 
   EntraConfig out;
   AuthDefaults defaults;
@@ -217,15 +208,14 @@ Result<EntraConfig> parse_entra_config(const json& j, const std::string& path, c
   out.username = std::move(username);
   TW_TRY(ca, o.string("ca_file"));
   if (ca) out.ca_file = *ca;
+  if (ca && !out.ca_file.is_absolute()) return o.error("ca_file", "must be an absolute path");
   return out;
 }
 
 Result<OAuth2Config> parse_oauth2_config(const json& j, const std::string& path) {
   if (!j.is_object()) return make_error(path + ": expected an object");
   Object o(j, path);
-  if (auto r = o.only({"name", "source", "refresh", "username", "token_url", "client_id", "scope", "auth", "ca_file"});
-      !r)
-    return r.error();
+  if (auto r = o.only(config_schema::credential().keys("oauth2")); !r) return r.error();
   OAuth2Config out;
   TW_TRY(token_url, o.string("token_url"));
   if (!token_url) return o.error("token_url", "required");
@@ -243,8 +233,7 @@ Result<OAuth2Config> parse_oauth2_config(const json& j, const std::string& path)
   if (!o.has("auth")) return o.error("auth", R"(required, e.g. {"method": "client_secret", "secret_file": "..."})");
   AuthDefaults defaults;
   defaults.algorithm = AssertionAlgorithm::rs256;  // what generic IdPs support
-  defaults.allow_managed_identity = false;
-  defaults.allow_key_id = true;
+  defaults.schema = &config_schema::oauth2_auth();
   TW_TRY(auth, parse_auth(o, defaults, process_environment()));
   std::visit(
       [&](auto& a) {
@@ -256,6 +245,7 @@ Result<OAuth2Config> parse_oauth2_config(const json& j, const std::string& path)
   out.username = std::move(username);
   TW_TRY(ca, o.string("ca_file"));
   if (ca) out.ca_file = *ca;
+  if (ca && !out.ca_file.is_absolute()) return o.error("ca_file", "must be an absolute path");
   return out;
 }
 

@@ -1,6 +1,6 @@
 'use strict';
 // agent_socket.js -- the agent's long-poll over its Unix socket
-// (DESIGN.md, "Unix socket API"), used only to learn *when* to re-read:
+// (docs/socket-api.md), used only to learn *when* to re-read:
 //
 //   const r = await longPoll(dir, 'redis', {after: 7, waitSeconds: 30});
 //   // r.status 200: r.body is {name, username, token, expires_at, generation};

@@ -99,11 +99,11 @@ class CredentialProvider(_ProviderBase):
     """redis-py StreamingCredentialProvider fed by the tokenwell segment.
 
     CredentialProvider(name, dir=None, timeout=30.0): dir, else $TOKENWELL_DIR, else /run/tokenwell.
-    The first get_credentials() waits up to `timeout` seconds for the segment to appear and the
-    first valid value (an application may start before its agent's first publish), then raises
-    CredentialError with the C library's code: EUNAVAILABLE (no segment: agent not running, wrong
-    dir), ENOTFOUND (no credential of that name) or ENOVALUE (not fetched yet or expired). Later
-    calls answer at once.
+    Every get_credentials() (a connection's AUTH) waits up to `timeout` seconds for the segment to
+    appear and a valid value (an application may start before its agent's first publish; an IdP
+    outage may outlive the token), then raises CredentialError with the C library's code:
+    EUNAVAILABLE (no segment: agent not running, wrong dir), ENOTFOUND (no credential of that
+    name) or ENOVALUE (not fetched yet or expired) -- as the Node and Go providers' subscribe do.
     """
 
     def __init__(self, name, dir=None, client=None, timeout=30.0):
@@ -118,22 +118,19 @@ class CredentialProvider(_ProviderBase):
         self._on_error = []
         self._watcher = None
         self._stop = threading.Event()
-        self._ready = False
         self.deliveries = 0        # on_next calls that succeeded
         self.callback_failures = 0  # on_next calls that raised (each retried)
 
     # -- the plain interface
     def credential(self):
-        """The current tokenwell.Credential, waiting for the first one as described above."""
-        if self._ready:
-            return self.client.get(self.name)
+        """The current tokenwell.Credential, waiting for a valid one as described above."""
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                c = self.client.get(self.name)
-                self._ready = True
-                return c
+                return self.client.get(self.name)
             except Error as e:
+                # Always redis-py's AuthenticationError: after any other exception redis-py keeps
+                # the unauthenticated socket and the next command fails with NOAUTH.
                 if e.code not in (EUNAVAILABLE, ENOTFOUND, ENOVALUE, EBUSY):
                     raise CredentialError(e.code, str(e)) from None
                 left = deadline - time.monotonic()

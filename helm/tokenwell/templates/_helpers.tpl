@@ -77,9 +77,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: tokenwell
 {{- end -}}
 
+{{/* The agent's image; the tag defaults to this chart's appVersion, also
+     when a parent chart includes the templates (its .Chart is its own). */}}
 {{- define "tokenwell.image" -}}
 {{- $v := include "tokenwell.settings" . | fromYaml -}}
-{{- printf "%s:%s" $v.image.repository (default .Chart.AppVersion $v.image.tag) -}}
+{{- $appVersion := .Chart.AppVersion -}}
+{{- if and (ne .Chart.Name "tokenwell") .Subcharts (hasKey .Subcharts "tokenwell") -}}
+{{- $appVersion = (index .Subcharts "tokenwell").Chart.AppVersion -}}
+{{- end -}}
+{{- printf "%s:%s" $v.image.repository (default $appVersion $v.image.tag) -}}
 {{- end -}}
 
 {{/* The TCP port of config.listen ("0.0.0.0:9464" -> 9464). */}}
@@ -112,7 +118,7 @@ app.kubernetes.io/part-of: tokenwell
 {{- toYaml (dict "uids" $uids "gids" $gids) -}}
 {{- end -}}
 
-{{/* The agent's JSON config (DESIGN.md "Config"). */}}
+{{/* The agent's JSON config (docs/config.md). */}}
 {{- define "tokenwell.config" -}}
 {{- $v := include "tokenwell.settings" . | fromYaml -}}
 {{- $app := include "tokenwell.appIds" . | fromYaml -}}
@@ -152,6 +158,13 @@ azure.workload.identity/skip-containers: {{ join ";" $apps | quote }}
 {{- end }}
 {{- end -}}
 
+{{/* The pod volume that holds agent.json (the injector points it at the
+     ConfigMap a pod's tokenwell.io/config annotation names). */}}
+{{- define "tokenwell.configVolumeName" -}}
+{{- $v := include "tokenwell.settings" . | fromYaml -}}
+{{- printf "%s-config" $v.runtime.volumeName -}}
+{{- end -}}
+
 {{/* The volumes: the shared in-memory runtime directory and the config. */}}
 {{- define "tokenwell.volumes" -}}
 {{- $v := include "tokenwell.settings" . | fromYaml -}}
@@ -159,7 +172,7 @@ azure.workload.identity/skip-containers: {{ join ";" $apps | quote }}
   emptyDir:
     medium: Memory
     sizeLimit: {{ $v.runtime.sizeLimit }}
-- name: {{ $v.runtime.volumeName }}-config
+- name: {{ include "tokenwell.configVolumeName" . }}
   configMap:
     name: {{ include "tokenwell.configMapName" . }}
 {{- with $v.sidecar.extraVolumes }}
@@ -249,7 +262,7 @@ azure.workload.identity/skip-containers: {{ join ";" $apps | quote }}
   volumeMounts:
     - name: {{ $v.runtime.volumeName }}
       mountPath: {{ $v.runtime.dir }}
-    - name: {{ $v.runtime.volumeName }}-config
+    - name: {{ include "tokenwell.configVolumeName" $ctx }}
       mountPath: /etc/tokenwell
       readOnly: true
     {{- with $v.sidecar.extraVolumeMounts }}
@@ -269,4 +282,53 @@ azure.workload.identity/skip-containers: {{ join ";" $apps | quote }}
 {{- if not (include "tokenwell.native" .) -}}
 {{- include "tokenwell.agentContainer" (dict "ctx" . "native" false) -}}
 {{- end -}}
+{{- end -}}
+
+{{/* --- The injector (injector.enabled; docs/injector.md) ------------------ */}}
+
+{{- define "tokenwell.injector.fullname" -}}
+{{- printf "%s-injector" (include "tokenwell.fullname" . | trunc 54 | trimSuffix "-") -}}
+{{- end -}}
+
+{{/* Its own name label, so no selector of the example workload (name,
+     instance) ever matches the injector's pods. */}}
+{{- define "tokenwell.injector.selectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-injector" (include "tokenwell.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "tokenwell.injector.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "tokenwell.injector.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: tokenwell
+app.kubernetes.io/component: injector
+{{- end -}}
+
+{{- define "tokenwell.injector.tlsSecretName" -}}
+{{- printf "%s-tls" (include "tokenwell.injector.fullname" .) -}}
+{{- end -}}
+
+{{/* The names the serving certificate must hold: the Service's DNS names. */}}
+{{- define "tokenwell.injector.dnsNames" -}}
+{{- $svc := include "tokenwell.injector.fullname" . -}}
+{{- toYaml (list $svc (printf "%s.%s" $svc .Release.Namespace) (printf "%s.%s.svc" $svc .Release.Namespace) (printf "%s.%s.svc.cluster.local" $svc .Release.Namespace)) -}}
+{{- end -}}
+
+{{/* What the injector splices into a pod: the named templates above,
+     rendered once for each sidecar mode (see injector/include/tokenwell/
+     injector/sidecar_spec.hpp for the format). The default mode follows
+     sidecar.mode and, for auto, the cluster's version. */}}
+{{- define "tokenwell.injector.sidecarSpec" -}}
+{{- $spec := dict
+    "default_mode" (ternary "native" "classic" (eq (include "tokenwell.native" .) "true"))
+    "native_container" (include "tokenwell.agentContainer" (dict "ctx" . "native" true) | fromYamlArray | first)
+    "classic_container" (include "tokenwell.agentContainer" (dict "ctx" . "native" false) | fromYamlArray | first)
+    "volumes" (include "tokenwell.volumes" . | fromYamlArray)
+    "config_volume" (include "tokenwell.configVolumeName" .)
+    "app_volume_mounts" (include "tokenwell.appVolumeMounts" . | fromYamlArray)
+    "app_env" (include "tokenwell.appEnv" . | fromYamlArray)
+    "fs_group" .Values.injector.fsGroup -}}
+{{- toPrettyJson $spec -}}
 {{- end -}}

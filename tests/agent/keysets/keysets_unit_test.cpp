@@ -235,7 +235,7 @@ TEST(KeysetConfig, ErrorsNameTheJsonPath) {
             std::vector<std::string>{"keysets[2].rotate_every: must be longer than publish_ahead"});
   EXPECT_EQ(config_errors({{{"name", "c"}, {"source", "generated"}, {"algorithm", "ES512"}}}),
             std::vector<std::string>{
-                "keysets[0].algorithm: unknown algorithm 'ES512' (expected ES256, RS256, PS256 or EdDSA)"});
+                "keysets[0].algorithm: unknown algorithm 'ES512' (expected ES256, RS256, PS256, EdDSA or Ed25519)"});
   EXPECT_EQ(config_errors({{{"name", "c"}, {"source", "generated"}, {"retain", "2h"},
                             {"max_token_lifetime", "2h"}}}),
             std::vector<std::string>{"keysets[0].retain: must be at least max_token_lifetime + leeway (121m) "

@@ -42,26 +42,41 @@ inline void write_file(const std::filesystem::path& path, const std::string& dat
   std::filesystem::rename(tmp, path);
 }
 
-// Kubernetes' atomic update of a mounted file: data in a fresh directory,
-// the `..data` symlink swapped with rename(2), the file a symlink through it.
-class ProjectedFile {
+// Kubernetes' atomic update of a mounted volume (the kubelet's
+// AtomicWriter): the files in a fresh directory, the `..data` symlink
+// swapped with rename(2), each file a symlink through it -- so all of them
+// change at the same instant.
+class ProjectedVolume {
  public:
-  ProjectedFile(const std::filesystem::path& dir, std::string name) : dir_(dir), name_(std::move(name)) {}
-  std::filesystem::path path() const { return dir_ / name_; }
-  void write(const std::string& content) {
+  explicit ProjectedVolume(const std::filesystem::path& dir) : dir_(dir) {}
+  std::filesystem::path path(const std::string& name) const { return dir_ / name; }
+  void write(const std::map<std::string, std::string>& files) {
     const auto version = dir_ / ("..v" + std::to_string(++version_));
     std::filesystem::create_directory(version);
-    write_file(version / name_, content);
+    for (const auto& [name, content] : files) write_file(version / name, content);
     const auto tmp_link = dir_ / "..data_tmp";
     std::filesystem::create_directory_symlink(version.filename(), tmp_link);
     std::filesystem::rename(tmp_link, dir_ / "..data");
-    if (!std::filesystem::is_symlink(path())) std::filesystem::create_symlink(std::filesystem::path("..data") / name_, path());
+    for (const auto& [name, content] : files)
+      if (!std::filesystem::is_symlink(path(name)))
+        std::filesystem::create_symlink(std::filesystem::path("..data") / name, path(name));
   }
 
  private:
   std::filesystem::path dir_;
-  std::string name_;
   int version_ = 0;
+};
+
+// A volume with one file.
+class ProjectedFile {
+ public:
+  ProjectedFile(const std::filesystem::path& dir, std::string name) : volume_(dir), name_(std::move(name)) {}
+  std::filesystem::path path() const { return volume_.path(name_); }
+  void write(const std::string& content) { volume_.write({{name_, content}}); }
+
+ private:
+  ProjectedVolume volume_;
+  std::string name_;
 };
 
 // An HttpClient that records requests and answers from a script.

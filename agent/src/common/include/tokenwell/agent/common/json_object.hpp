@@ -13,6 +13,7 @@
 #include <chrono>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -47,7 +48,7 @@ class JsonObject {
   }
 
   // Every key is one of `allowed` (typos must not pass silently).
-  Result<void> only(std::initializer_list<std::string_view> allowed) const {
+  Result<void> only(std::span<const std::string_view> allowed) const {
     for (const auto& [key, value] : j_.items()) {
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
       std::string list;
@@ -55,6 +56,9 @@ class JsonObject {
       return error(key, "unknown key (expected one of: " + list + ")");
     }
     return {};
+  }
+  Result<void> only(std::initializer_list<std::string_view> allowed) const {
+    return only(std::span<const std::string_view>(allowed.begin(), allowed.size()));
   }
 
   bool has(std::string_view key) const { return j_.contains(key); }

@@ -33,6 +33,8 @@ struct Options {
 
 // Configures the process-wide logger (stderr). Safe to call again (reload).
 void init(const Options& options);
+// Whether a line of this level would be written (skip building costly fields).
+bool enabled(Level level);
 
 class Field {
  public:

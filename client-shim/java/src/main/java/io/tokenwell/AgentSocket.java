@@ -14,8 +14,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The agent's long-poll over its Unix socket ({@code $TOKENWELL_DIR/agent.sock}, DESIGN.md "Unix
- * socket API"), used only to learn <em>when</em> to read the segment again:
+ * The agent's long-poll over its Unix socket ({@code $TOKENWELL_DIR/agent.sock}, docs/socket-api.md),
+ * used only to learn <em>when</em> to read the segment again:
  *
  * <pre>{@code
  * int status = socket.waitForNewer("redis", 7, 30);   // 200 once generation > 7, or after 30 s
