@@ -32,7 +32,7 @@ bool Publisher::publish_credential(const CredentialConfig& config, const Fetched
     log::error("cannot publish", {{"credential", name}, {"error", gen.error().message}});
     return false;
   }
-  origins_.record(name, *gen, config.fingerprint);
+  origins_.record(name, config.fingerprint);
   if (before && before->generation == *gen) {
     log::info("unchanged; generation kept", {{"credential", name}, {"generation", *gen}});
     return true;
@@ -77,15 +77,18 @@ std::optional<KeysetValue> Publisher::previous_keyset(const std::string& name) c
   return KeysetValue{std::move(stored->jwks), std::move(stored->signing_key), 0};
 }
 
-std::optional<FetchedCredential> Publisher::previous_credential(const CredentialConfig& config) const {
+std::optional<FetchedCredential> Publisher::previous_credential(const CredentialConfig& config) {
   if (std::holds_alternative<FileSourceConfig>(config.settings)) return std::nullopt;  // reads its file
-  auto stored = writer_.credential(config.name);
-  if (!stored) return std::nullopt;
-  if (!origins_.published_by(config.name, stored->generation, config.fingerprint)) {
+  if (!origins_.published_by(config.name, config.fingerprint)) {
+    // Forgotten before this config publishes anything: until its first
+    // value is recorded, whatever the slot holds has no origin.
+    origins_.forget(config.name);
     log::debug("not taking over the published value: another config (or an unknown one) published it",
-               {{"credential", config.name}, {"generation", stored->generation}});
+               {{"credential", config.name}});
     return std::nullopt;
   }
+  auto stored = writer_.credential(config.name);
+  if (!stored) return std::nullopt;
   FetchedCredential value;
   value.token = std::move(stored->token);
   value.username = std::move(stored->username);

@@ -53,7 +53,7 @@ class Publisher {
   // The value credential `config` had in the segment before a restart, if
   // this same config published it; `issued_at` is when it was published.
   // Never for a file source: it reads its file again.
-  std::optional<FetchedCredential> previous_credential(const CredentialConfig& config) const;
+  std::optional<FetchedCredential> previous_credential(const CredentialConfig& config);
   // Wakes the socket API's long-polls without a publish (after a reload).
   void notify() const {
     if (on_published_) on_published_();

@@ -42,19 +42,15 @@ ValueOrigins::ValueOrigins(std::filesystem::path file) : file_(std::move(file)) 
   }
   const auto doc = nlohmann::json::parse(text->reveal(), nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object() || !doc.contains("credentials") || !doc["credentials"].is_object()) return;
-  for (const auto& [name, o] : doc["credentials"].items()) {
-    if (!o.is_object() || !o.contains("generation") || !o["generation"].is_number_unsigned() ||
-        !o.contains("config") || !o["config"].is_string())
-      continue;
-    origins_[name] = {o["generation"].get<std::uint64_t>(), o["config"].get<std::string>()};
-  }
+  for (const auto& [name, o] : doc["credentials"].items())
+    if (o.is_object() && o.contains("config") && o["config"].is_string()) origins_[name] = o["config"].get<std::string>();
 }
 
-void ValueOrigins::record(const std::string& name, std::uint64_t generation, std::string_view fingerprint) {
-  Origin origin{generation, config_hash(fingerprint)};
+void ValueOrigins::record(const std::string& name, std::string_view fingerprint) {
+  std::string config = config_hash(fingerprint);
   auto it = origins_.find(name);
-  if (it != origins_.end() && it->second == origin) return;
-  origins_[name] = std::move(origin);
+  if (it != origins_.end() && it->second == config) return;
+  origins_[name] = std::move(config);
   save();
 }
 
@@ -62,16 +58,14 @@ void ValueOrigins::forget(const std::string& name) {
   if (origins_.erase(name) > 0) save();
 }
 
-bool ValueOrigins::published_by(const std::string& name, std::uint64_t generation,
-                                std::string_view fingerprint) const {
+bool ValueOrigins::published_by(const std::string& name, std::string_view fingerprint) const {
   auto it = origins_.find(name);
-  return it != origins_.end() && it->second.generation == generation &&
-         it->second.config == config_hash(fingerprint);
+  return it != origins_.end() && it->second == config_hash(fingerprint);
 }
 
 void ValueOrigins::save() const {
   nlohmann::json credentials = nlohmann::json::object();
-  for (const auto& [name, o] : origins_) credentials[name] = {{"generation", o.generation}, {"config", o.config}};
+  for (const auto& [name, config] : origins_) credentials[name] = {{"config", config}};
   const std::string text = nlohmann::json{{"credentials", credentials}}.dump() + "\n";
   // Written whole and renamed over: a reader never sees half a file.
   const std::filesystem::path tmp = file_.string() + ".tmp";
