@@ -115,6 +115,7 @@ void write_stdout(std::string_view text);
 int run_get(const Context& ctx, Argv argv);
 int run_wait(const Context& ctx, Argv argv);
 int run_list(const Context& ctx, Argv argv);
+int run_status(const Context& ctx, Argv argv);
 int run_exec(const Context& ctx, Argv argv);
 int run_jwt(const Context& ctx, Argv argv);   // jwt sign | jwt verify
 int run_jwks(const Context& ctx, Argv argv);

@@ -32,6 +32,12 @@ commands:
   list [--json]
       Every credential and keyset: kind, state (valid, expired, pending),
       expiry and generation. Never a secret.
+  status [--json] [--watch]
+      How every credential and keyset is doing, from the agent's socket
+      (DIR/agent.sock): state (ok, failing, expired, pending), time left,
+      last refresh, last error, generation. Never a secret. --watch redraws
+      every second until Ctrl-C; --json prints one object (per second with
+      --watch). Without an agent, what DIR/segment holds, and exit 5.
   exec NAME -- CMD [ARGS...]
       Run CMD with TOKENWELL_USERNAME, TOKENWELL_TOKEN and REDISCLI_AUTH (the
       token; redis-cli takes it as the password, so pass the ACL user):
@@ -57,12 +63,13 @@ exit status:
   1  invalid (jwt verify); standard output could not be written
   2  usage error
   3  unknown name
-  4  no valid value: not fetched yet or expired;
+  4  no valid value: not fetched yet or expired (status: any entry);
      wait: --timeout passed with nothing newer (3 if NAME never appeared,
      5 if the segment never did)
   5  segment or agent unavailable: no segment, unreadable, corrupt, or
-     written by a newer incompatible agent; jwt sign/verify: libtokenwell-jwt
-     (or OpenSSL's libcrypto) cannot be loaded
+     written by a newer incompatible agent; status: the agent does not
+     answer; jwt sign/verify: libtokenwell-jwt (or OpenSSL's libcrypto)
+     cannot be loaded
   exec: the status of CMD; 126 if CMD cannot run, 127 if it is not found
 )";
 
@@ -77,6 +84,7 @@ constexpr Command kCommands[] = {
     {"get", run_get},
     {"wait", run_wait},
     {"list", run_list},
+    {"status", run_status},
     {"exec", run_exec},
     {"jwt", run_jwt},
     {"jwks", run_jwks},

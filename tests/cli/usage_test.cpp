@@ -53,9 +53,17 @@ TEST_F(CliTest, HelpDescribesCommandsAndExitCodes) {
     EXPECT_EQ(o.exit_code, 0);
     EXPECT_EQ(o.err, "");
     EXPECT_TRUE(o.out.starts_with("usage: tokenwell [--dir DIR] COMMAND")) << o.out;
-    for (const char* text : {"get NAME", "wait NAME", "list", "exec NAME -- CMD", "exit status",
+    for (const char* text : {"get NAME", "wait NAME", "list", "status [--json] [--watch]", "exec NAME -- CMD", "exit status",
                              "--timeout passed", "REDISCLI_AUTH"})
       EXPECT_NE(o.out.find(text), std::string::npos) << text;
+  }
+}
+
+TEST_F(CliTest, StatusTakesNoNameAndOnlyItsOptions) {
+  for (const auto& args : {std::vector<std::string>{"status", "redis"}, {"status", "--jsn"}}) {
+    const Outcome o = tokenwell(args);
+    EXPECT_EQ(o.exit_code, 2) << o.err;
+    EXPECT_EQ(o.out, "");
   }
 }
 

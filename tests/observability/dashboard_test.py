@@ -139,6 +139,40 @@ def main():
                 assert values("tokenwell_credential_consecutive_failures")[-1] == 0, "not recovered at the end"
             check("the scenario's data shows throttling, expiry during the outage, and the recovery",
                   scenario_shows_what_it_claims)
+
+            # The two alerts that compare with the agent's own settings, on the
+            # agent's real series: the credential's margin (min_remaining, 2 s
+            # here) is crossed during the outage (and may be while throttled)
+            # with refreshes failing, so TokenwellCredentialExpiringBeforeRefresh
+            # goes pending (its `for:` is longer than the scenario), never while
+            # healthy; the generated keyset rotates on
+            # time: the key's age climbs to its rotation period and drops back.
+            def alerts_on_real_settings():
+                def values(expr):
+                    return [float(v) for series in s.query_range(expr, s.started, s.ended) for _, v in series["values"]]
+                margin = values('tokenwell_credential_refresh_margin_seconds{credential="redis"}')
+                assert margin and set(margin) == {float(s.margin_seconds)}, f"refresh margin {set(margin)}"
+                period = values('tokenwell_keyset_rotation_period_seconds{keyset="sessions"}')
+                assert period and set(period) == {float(s.rotation_seconds)}, f"rotation period {set(period)}"
+                pending = s.query_range('ALERTS{alertname="TokenwellCredentialExpiringBeforeRefresh"}', s.started, s.ended)
+                assert pending, "TokenwellCredentialExpiringBeforeRefresh never went pending during the outage"
+                times = sorted(float(t) for series in pending for t, _ in series["values"])
+                first_fault = next(at for at, what in s.phases if what.startswith("IdP throttles"))
+                outage = next(at for at, what in s.phases if what.startswith("IdP down"))
+                back = next(at for at, what in s.phases if what.startswith("IdP back"))
+                assert times[0] >= first_fault - 1, f"pending at {times[0] - s.started:.0f}s, while healthy"
+                assert any(outage <= t <= back + 1 for t in times), \
+                    f"not pending during the outage, only at {[round(t - s.started) for t in times]}s"
+                age = values('(time() - tokenwell_keyset_signing_key_activated_timestamp_seconds{keyset="sessions"})'
+                             ' / tokenwell_keyset_rotation_period_seconds{keyset="sessions"}')
+                assert age and max(age) > 0.5, f"the signing key's age never neared its period: {max(age or [0])}"
+                # A scrape taken just before a rotation may show the old key a
+                # scrape interval past its period (the alert's `for: 10m`
+                # absorbs that); never more.
+                slack = 1 + 2 * s.timing.scrape_interval / s.rotation_seconds
+                assert max(age) <= slack, f"the signing key outlived its period: age/period {max(age):.2f}"
+            check("TokenwellCredentialExpiringBeforeRefresh pending in the outage on the agent's refresh margin; "
+                  "the signing key's age against the agent's rotation period", alerts_on_real_settings)
     finally:
         if not a.work:
             shutil.rmtree(work, ignore_errors=True)

@@ -139,7 +139,8 @@ class Scenario:
                                 "--token-lifetime", str(t.token_lifetime)])
         state = wait_for("the Entra stand-in", lambda: json.load(open(f"{self.work}/standin/standin.json")))
         self.admin_url = state["admin_url"]
-        margin = max(2, t.token_lifetime // 5)
+        margin = self.margin_seconds = max(2, t.token_lifetime // 5)
+        self.rotation_seconds = max(10, 2 * t.token_lifetime)
         config = {
             "runtime_dir": f"{self.work}/run",
             "listen": "127.0.0.1:0",
@@ -156,7 +157,7 @@ class Scenario:
                  "refresh": {"min": "1s", "max": f"{t.token_lifetime}s", "default": f"{max(2, t.token_lifetime // 3)}s",
                              "cooldown": "1s", "retry_min": "1s", "retry_max": f"{max(2, t.token_lifetime // 4)}s"}},
                 {"name": "sessions", "source": "generated", "algorithm": "ES256",
-                 "rotate_every": f"{max(10, 2 * t.token_lifetime)}s", "publish_ahead": f"{max(2, t.token_lifetime // 3)}s",
+                 "rotate_every": f"{self.rotation_seconds}s", "publish_ahead": f"{max(2, t.token_lifetime // 3)}s",
                  "max_token_lifetime": f"{t.token_lifetime}s", "leeway": "1s",
                  "retain": f"{t.token_lifetime + 1}s"}],
         }

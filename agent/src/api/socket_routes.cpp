@@ -145,7 +145,11 @@ Outcome SocketRoutes::handle(const Request& request, const RouteMatch& m) {
                                                                           : "pending"},
                         {"expires_at", e.expires_at},
                         {"generation", e.generation},
-                        {"source", e.source}});
+                        {"source", e.source},
+                        {"last_refresh", e.last_refresh},
+                        {"last_error", e.last_error},
+                        {"consecutive_failures", e.consecutive_failures},
+                        {"next_attempt", e.next_attempt}});
       }
       return json_response(http::status::ok, list);
     }

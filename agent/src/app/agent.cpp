@@ -175,7 +175,10 @@ struct Agent::Impl final : Registry::Hooks {
   std::shared_ptr<EntryRunner> make_runner(const CredentialConfig& c) override {
     return std::make_shared<CredentialRunner>(
         c, make_source(c, {http, clock, random}), CredentialRunner::Context{time, executor, random, metrics},
-        [this](const CredentialConfig& cc, const FetchedCredential& v) { publisher->publish_credential(cc.name, v); });
+        [this](const CredentialConfig& cc, const FetchedCredential& v) { publisher->publish_credential(cc, v); },
+        // --once promises a fetch of every credential (helm test checks the
+        // IdP with it): nothing is taken over there.
+        once_observer ? std::nullopt : publisher->previous_credential(c));
   }
 
   std::shared_ptr<EntryRunner> make_runner(const KeysetConfig& k) override {

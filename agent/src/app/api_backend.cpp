@@ -6,6 +6,13 @@
 #include <algorithm>
 
 namespace tw {
+namespace {
+
+std::int64_t unix_seconds(RefreshStatus::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
 
 std::vector<ApiBackend::Entry> AgentApiBackend::entries() const {
   std::vector<Entry> out;
@@ -20,7 +27,17 @@ std::vector<ApiBackend::Entry> AgentApiBackend::entries() const {
     e.state = !info.has_value ? State::pending
               : (info.expires_at != 0 && info.expires_at <= now) ? State::expired
                                                                   : State::valid;
-    if (const EntryRunner* runner = registry_.find(info.name)) e.source = runner->source();
+    // The segment knows when its value was published; the runner knows how
+    // this run's refreshes went.
+    if (info.has_value) e.last_refresh = info.updated_ms / 1000;
+    if (const EntryRunner* runner = registry_.find(info.name)) {
+      e.source = runner->source();
+      const RefreshStatus status = runner->refresh_status();
+      if (status.last_success) e.last_refresh = unix_seconds(*status.last_success);
+      e.last_error = status.last_error;
+      e.consecutive_failures = status.consecutive_failures;
+      if (status.next_attempt) e.next_attempt = unix_seconds(*status.next_attempt);
+    }
     out.push_back(std::move(e));
   }
   std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });

@@ -19,7 +19,9 @@ void Publisher::announce(const std::string& name, EntryKind kind) {
     log::error("cannot publish", {{kind_field(kind), name}, {"error", r.error().message}});
 }
 
-bool Publisher::publish_credential(const std::string& name, const FetchedCredential& value) {
+bool Publisher::publish_credential(const CredentialConfig& config, const FetchedCredential& value) {
+  const std::string& name = config.name;
+  const auto before = writer_.entry(name);
   SlotValue v;
   v.kind = SlotKind::credential;
   v.username = value.username;
@@ -29,6 +31,11 @@ bool Publisher::publish_credential(const std::string& name, const FetchedCredent
   if (!gen) {
     log::error("cannot publish", {{"credential", name}, {"error", gen.error().message}});
     return false;
+  }
+  origins_.record(name, config.fingerprint);
+  if (before && before->generation == *gen) {
+    log::info("unchanged; generation kept", {{"credential", name}, {"generation", *gen}});
+    return true;
   }
   log::info("published",
             {{"credential", name},
@@ -59,6 +66,7 @@ bool Publisher::publish_keyset(const std::string& name, const KeysetValue& value
 }
 
 void Publisher::remove(const std::string& name, EntryKind kind) {
+  origins_.forget(name);
   if (auto r = writer_.remove(name); !r)
     log::error("cannot remove", {{kind_field(kind), name}, {"error", r.error().message}});
 }
@@ -67,6 +75,26 @@ std::optional<KeysetValue> Publisher::previous_keyset(const std::string& name) c
   auto stored = writer_.keyset(name);
   if (!stored) return std::nullopt;
   return KeysetValue{std::move(stored->jwks), std::move(stored->signing_key), 0};
+}
+
+std::optional<FetchedCredential> Publisher::previous_credential(const CredentialConfig& config) {
+  if (std::holds_alternative<FileSourceConfig>(config.settings)) return std::nullopt;  // reads its file
+  if (!origins_.published_by(config.name, config.fingerprint)) {
+    // Forgotten before this config publishes anything: until its first
+    // value is recorded, whatever the slot holds has no origin.
+    origins_.forget(config.name);
+    log::debug("not taking over the published value: another config (or an unknown one) published it",
+               {{"credential", config.name}});
+    return std::nullopt;
+  }
+  auto stored = writer_.credential(config.name);
+  if (!stored) return std::nullopt;
+  FetchedCredential value;
+  value.token = std::move(stored->token);
+  value.username = std::move(stored->username);
+  value.issued_at = stored->updated_ms / 1000;
+  value.expires_at = stored->expires_at;
+  return value;
 }
 
 }  // namespace tw

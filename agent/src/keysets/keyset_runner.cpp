@@ -25,11 +25,29 @@ class KeysetRunnerBase : public EntryRunner {
   EntryKind kind() const override { return EntryKind::keyset; }
   const std::string& source() const override { return config_.source; }
   const std::string& fingerprint() const override { return config_.fingerprint; }
+  RefreshStatus refresh_status() const override { return status_; }
 
  protected:
+  void succeeded(TimePoint now) {
+    status_.last_success = now;
+    no_failure();
+  }
+  void no_failure() {
+    status_.consecutive_failures = 0;
+    status_.last_error.clear();
+  }
+  void failed(unsigned consecutive_failures, std::string_view message) {
+    status_.consecutive_failures = consecutive_failures;
+    status_.last_error = status_error_text(message);
+  }
+  void next_attempt_at(TimePoint at) {
+    status_.next_attempt = at == TimePoint::max() ? std::nullopt : std::optional<TimePoint>(at);
+  }
+
   KeysetConfig config_;
   Metrics& metrics_;
   OnKeysetValue on_value_;
+  RefreshStatus status_;
 };
 
 // ---- jwks ------------------------------------------------------------------
@@ -50,7 +68,7 @@ class JwksRunner final : public KeysetRunnerBase {
     cycle_.on_begin([this] { state_.fetch_started(clock_.now()); });
   }
 
-  void start() override { cycle_.schedule(state_.start(clock_.now())); }
+  void start() override { schedule(state_.start(clock_.now())); }
   void stop() override { cycle_.stop(); }
 
   RefetchReply request_refetch() override {
@@ -70,6 +88,7 @@ class JwksRunner final : public KeysetRunnerBase {
     if (!ok) {
       const auto& err = *state_.last_error();
       metrics_.keyset_refresh_failed(config_.name, state_.consecutive_failures());
+      failed(state_.consecutive_failures(), err.message);
       log::warn("keyset refresh failed; keeping the last good set, retrying",
                 {{"keyset", config_.name},
                  {"error", err.message},
@@ -81,10 +100,16 @@ class JwksRunner final : public KeysetRunnerBase {
       for (const auto& why : cur.skipped)
         log::warn("JWKS key skipped", {{"keyset", config_.name}, {"problem", why}});
       metrics_.keyset_refreshed(config_.name, cur.keys, cur.skipped.size());
+      succeeded(clock_.now());
       if (step.publish) on_value_(config_, KeysetValue{cur.jwks, Secret(), cur.keys});
     }
-    cycle_.schedule(step.next_attempt);
+    schedule(step.next_attempt);
     report(ok);
+  }
+
+  void schedule(TimePoint at) {
+    next_attempt_at(at);
+    cycle_.schedule(at);
   }
 
   const Clock& clock_;
@@ -97,8 +122,9 @@ class JwksRunner final : public KeysetRunnerBase {
 
 class KeyFilesRunner final : public KeysetRunnerBase {
  public:
-  KeyFilesRunner(KeysetConfig config, Metrics& metrics, OnKeysetValue on_value)
-      : KeysetRunnerBase(std::move(config), metrics, std::move(on_value)),
+  KeyFilesRunner(KeysetConfig config, const KeysetContext& context, OnKeysetValue on_value)
+      : KeysetRunnerBase(std::move(config), context.metrics, std::move(on_value)),
+        clock_(context.time.clock()),
         directory_(std::get<KeyFilesKeysetConfig>(config_.settings).directory) {}
 
   void start() override { load(); }
@@ -118,12 +144,14 @@ class KeyFilesRunner final : public KeysetRunnerBase {
     if (!set) {
       ++failures_;
       metrics_.keyset_refresh_failed(config_.name, failures_);
+      failed(failures_, set.error().message);
       log::warn("key files unusable; keeping the last good set",
                 {{"keyset", config_.name}, {"error", set.error().message}});
       report(false);
       return;
     }
     failures_ = 0;
+    succeeded(clock_.now());
     for (const auto& why : set->skipped)
       log::warn("key file skipped", {{"keyset", config_.name}, {"problem", why}});
     metrics_.keyset_refreshed(config_.name, set->keys, set->skipped.size());
@@ -138,6 +166,7 @@ class KeyFilesRunner final : public KeysetRunnerBase {
     report(true);
   }
 
+  const Clock& clock_;
   std::filesystem::path directory_;
   std::string last_jwks_;
   std::string last_kid_;
@@ -158,7 +187,10 @@ class GeneratedRunner final : public KeysetRunnerBase {
     adopt(previous);
   }
 
-  void start() override { advance(); }
+  void start() override {
+    metrics_.keyset_rotation_period(config_.name, std::get<GeneratedKeysetConfig>(config_.settings).rotate_every);
+    advance();
+  }
   void stop() override {
     stopped_ = true;
     timer_->cancel();
@@ -190,6 +222,8 @@ class GeneratedRunner final : public KeysetRunnerBase {
       ++failures_;
       metrics_.keyset_refresh_failed(config_.name, failures_);
       log::error("cannot generate a key; retrying", {{"keyset", config_.name}, {"error", step.error().message}});
+      failed(failures_, step.error().message);
+      next_attempt_at(now + kGenerateRetry);
       timer_->arm(kGenerateRetry);
       report(false);
       return;
@@ -205,6 +239,10 @@ class GeneratedRunner final : public KeysetRunnerBase {
           metrics_.keyset_signing_key_activated(
               config_.name, std::chrono::duration_cast<seconds>(k.activates_at.time_since_epoch()).count());
     }
+    // An adopted set unchanged at the first step keeps the previous agent's
+    // publication time as its last refresh (the segment has it).
+    if (step->changed) succeeded(now);
+    else no_failure();
     if (step->changed) {
       log::info("keyset rotated", {{"keyset", config_.name},
                                    {"keys", static_cast<std::int64_t>(rotation_.keys().size())},
@@ -212,6 +250,7 @@ class GeneratedRunner final : public KeysetRunnerBase {
       on_value_(config_, KeysetValue{rotation_.public_jwks(), Secret(std::string(rotation_.signing_key())),
                                      rotation_.keys().size()});
     }
+    next_attempt_at(step->next);
     arm_at(*timer_, clock_, step->next);
     report(true);
   }
@@ -231,7 +270,7 @@ std::shared_ptr<EntryRunner> make_keyset_runner(KeysetConfig config, KeysetConte
   if (std::holds_alternative<JwksKeysetConfig>(config.settings))
     return std::make_shared<JwksRunner>(std::move(config), context, std::move(on_value));
   if (std::holds_alternative<KeyFilesKeysetConfig>(config.settings))
-    return std::make_shared<KeyFilesRunner>(std::move(config), context.metrics, std::move(on_value));
+    return std::make_shared<KeyFilesRunner>(std::move(config), context, std::move(on_value));
   return std::make_shared<GeneratedRunner>(std::move(config), context, std::move(previous), std::move(on_value));
 }
 

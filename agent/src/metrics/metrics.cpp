@@ -78,6 +78,10 @@ struct Metrics::Impl {
   Family<Gauge>& last_success = gauge(
       registry, "tokenwell_credential_last_success_timestamp_seconds",
       "When a refresh of the credential last succeeded, in unix seconds. Absent until then.");
+  Family<Gauge>& refresh_margin = gauge(
+      registry, "tokenwell_credential_refresh_margin_seconds",
+      "The credential's refresh.min_remaining in seconds: the agent refreshes no later than "
+      "this long before expiry. Absent for source: file.");
   Family<Counter>& idp_requests = counter(
       registry, "tokenwell_idp_requests_total",
       "Requests to the identity provider by HTTP status code (code=\"error\": no HTTP answer, "
@@ -112,6 +116,9 @@ struct Metrics::Impl {
       registry, "tokenwell_keyset_signing_key_activated_timestamp_seconds",
       "When the keyset's current signing key started signing (generated keysets), in unix "
       "seconds; time() minus it is the signing key's age.");
+  Family<Gauge>& keyset_rotation_period = gauge(
+      registry, "tokenwell_keyset_rotation_period_seconds",
+      "A generated keyset's rotate_every in seconds: how long one signing key signs.");
 
   // --- the Unix socket API
   Family<Counter>& socket_requests = counter(
@@ -161,6 +168,7 @@ struct Metrics::Impl {
     Gauge* consecutive_failures = nullptr;
     Gauge* expiry = nullptr;
     Gauge* last_success = nullptr;
+    Gauge* refresh_margin = nullptr;
     Histogram* idp_duration = nullptr;
     std::map<std::string, Counter*> idp_requests;  // by code
   };
@@ -174,6 +182,7 @@ struct Metrics::Impl {
     Counter* accepted = nullptr;
     Counter* rate_limited = nullptr;
     Gauge* activated = nullptr;
+    Gauge* rotation_period = nullptr;
   };
   std::map<std::string, CredentialSeries, std::less<>> credentials;
   std::map<std::string, KeysetSeries, std::less<>> keysets;
@@ -192,6 +201,19 @@ struct Metrics::Impl {
     s.consecutive_failures = &consecutive_failures.Add({{"credential", n}});
     s.idp_duration = &idp_duration.Add({{"credential", n}}, kLatencyBuckets);
     return credentials.emplace(n, s).first->second;
+  }
+
+  // A value of `name` that expires at `expires_at`, obtained at `succeeded_at`.
+  void set_value(CredentialSeries& s, std::string_view name, std::int64_t expires_at, double succeeded_at) {
+    if (s.last_success == nullptr) s.last_success = &last_success.Add({{"credential", std::string(name)}});
+    s.last_success->Set(succeeded_at);
+    if (expires_at == 0) {
+      // A value that never expires must not look like one that expired in 1970.
+      drop(expiry, s.expiry);
+    } else {
+      if (s.expiry == nullptr) s.expiry = &expiry.Add({{"credential", std::string(name)}});
+      s.expiry->Set(static_cast<double>(expires_at));
+    }
   }
 
   KeysetSeries& keyset(std::string_view name) {
@@ -245,6 +267,7 @@ void Metrics::credential_removed(std::string_view credential) {
   drop(impl_->consecutive_failures, s.consecutive_failures);
   drop(impl_->expiry, s.expiry);
   drop(impl_->last_success, s.last_success);
+  drop(impl_->refresh_margin, s.refresh_margin);
   drop(impl_->idp_duration, s.idp_duration);
   for (auto& [code, c] : s.idp_requests) drop(impl_->idp_requests, c);
   impl_->credentials.erase(it);
@@ -257,17 +280,22 @@ void Metrics::credential_refreshed(std::string_view credential, std::int64_t exp
   s.success->Increment();
   s.refresh_duration->Observe(took.count());
   s.consecutive_failures->Set(0);
-  if (s.last_success == nullptr)
-    s.last_success = &impl_->last_success.Add({{"credential", std::string(credential)}});
-  s.last_success->Set(impl_->now());
-  if (expires_at == 0) {
-    // A value that never expires must not look like one that expired in 1970.
-    drop(impl_->expiry, s.expiry);
-  } else {
-    if (s.expiry == nullptr)
-      s.expiry = &impl_->expiry.Add({{"credential", std::string(credential)}});
-    s.expiry->Set(static_cast<double>(expires_at));
-  }
+  impl_->set_value(s, credential, expires_at, impl_->now());
+}
+
+void Metrics::credential_refresh_margin(std::string_view credential, Seconds margin) {
+  std::lock_guard lock(impl_->mutex);
+  Impl::CredentialSeries& s = impl_->credential(credential);
+  if (s.refresh_margin == nullptr)
+    s.refresh_margin = &impl_->refresh_margin.Add({{"credential", std::string(credential)}});
+  s.refresh_margin->Set(margin.count());
+}
+
+void Metrics::credential_adopted(std::string_view credential, std::int64_t expires_at,
+                                 std::int64_t published_at) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->set_value(impl_->credential(credential), credential, expires_at,
+                   static_cast<double>(published_at));
 }
 
 void Metrics::credential_refresh_failed(std::string_view credential,
@@ -308,6 +336,7 @@ void Metrics::keyset_removed(std::string_view keyset) {
   drop(impl_->keyset_refresh_requests, it->second.accepted);
   drop(impl_->keyset_refresh_requests, it->second.rate_limited);
   drop(impl_->keyset_signing_key_activated, it->second.activated);
+  drop(impl_->keyset_rotation_period, it->second.rotation_period);
   impl_->keysets.erase(it);
 }
 
@@ -343,6 +372,14 @@ void Metrics::keyset_signing_key_activated(std::string_view keyset, std::int64_t
   if (s.activated == nullptr)
     s.activated = &impl_->keyset_signing_key_activated.Add({{"keyset", std::string(keyset)}});
   s.activated->Set(static_cast<double>(activated_at));
+}
+
+void Metrics::keyset_rotation_period(std::string_view keyset, Seconds period) {
+  std::lock_guard lock(impl_->mutex);
+  Impl::KeysetSeries& s = impl_->keyset(keyset);
+  if (s.rotation_period == nullptr)
+    s.rotation_period = &impl_->keyset_rotation_period.Add({{"keyset", std::string(keyset)}});
+  s.rotation_period->Set(period.count());
 }
 
 void Metrics::socket_request(std::string_view route, unsigned status) {

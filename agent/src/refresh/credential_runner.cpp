@@ -1,6 +1,8 @@
 // credential_runner.cpp -- see credential_runner.hpp.
 #include "tokenwell/agent/refresh/credential_runner.hpp"
 
+#include <utility>
+
 #include "tokenwell/agent/common/log.hpp"
 
 namespace tw {
@@ -13,11 +15,12 @@ bool same_value(const FetchedCredential& a, const FetchedCredential& b) {
 }  // namespace
 
 CredentialRunner::CredentialRunner(CredentialConfig config, std::shared_ptr<CredentialSource> source,
-                                   Context context, OnFresh on_fresh)
+                                   Context context, OnFresh on_fresh, std::optional<FetchedCredential> adopted)
     : config_(std::move(config)),
       context_(context),
       state_(config_.refresh, context_.random),
       on_fresh_(std::move(on_fresh)),
+      adopted_(std::move(adopted)),
       cycle_(context_.time, context_.executor, [source = std::move(source)] { return source->fetch(); },
              [this](FetchResult<FetchedCredential> r, std::chrono::nanoseconds took) {
                on_result(std::move(r), took);
@@ -27,7 +30,47 @@ CredentialRunner::CredentialRunner(CredentialConfig config, std::shared_ptr<Cred
   });
 }
 
-void CredentialRunner::start() { cycle_.schedule(state_.start(context_.time.clock().now())); }
+void CredentialRunner::start() {
+  const TimePoint now = context_.time.clock().now();
+  std::optional<FetchedCredential> adopted = std::exchange(adopted_, std::nullopt);
+  if (is_file()) {
+    schedule(state_.start(now));  // the file is the value: read it
+    return;
+  }
+  context_.metrics.credential_refresh_margin(config_.name, config_.refresh.min_remaining);
+  if (!adopted) {
+    schedule(state_.start(now));
+    return;
+  }
+  const std::int64_t published_at = adopted->issued_at;
+  const std::int64_t expires_at = adopted->expires_at;
+  const std::optional<TimePoint> next = state_.adopt(std::move(*adopted), now);
+  if (!next) {
+    schedule(state_.start(now));
+    return;
+  }
+  last_success_ = TimePoint(std::chrono::seconds(published_at));
+  context_.metrics.credential_adopted(config_.name, expires_at, published_at);
+  log::info("kept the value published before the restart",
+            {{"credential", config_.name},
+             {"expires_in_s", expires_at - context_.time.clock().unix_seconds()},
+             {"refresh_in_s", std::chrono::duration<double>(*next - now).count()}});
+  schedule(*next);
+}
+
+void CredentialRunner::schedule(TimePoint at) {
+  next_attempt_ = at == TimePoint::max() ? std::nullopt : std::optional<TimePoint>(at);
+  cycle_.schedule(at);
+}
+
+RefreshStatus CredentialRunner::refresh_status() const {
+  RefreshStatus s;
+  s.last_success = last_success_;
+  s.consecutive_failures = state_.consecutive_failures();
+  if (const auto& error = state_.last_error()) s.last_error = status_error_text(error->message);
+  s.next_attempt = next_attempt_;
+  return s;
+}
 
 std::optional<std::filesystem::path> CredentialRunner::watched_directory() const {
   if (!is_file()) return std::nullopt;
@@ -44,6 +87,7 @@ void CredentialRunner::on_result(FetchResult<FetchedCredential> result, std::chr
   std::optional<FetchedCredential> previous = state_.current();
   auto step = state_.on_result(std::move(result), clock.now());
   if (step.publish) {
+    last_success_ = clock.now();
     if (!previous || !same_value(*previous, *state_.current())) {
       context_.metrics.credential_refreshed(config_.name, state_.current()->expires_at, seconds);
       on_fresh_(config_, *state_.current());
@@ -65,7 +109,7 @@ void CredentialRunner::on_result(FetchResult<FetchedCredential> result, std::chr
                {"retry_in_s", std::chrono::duration<double>(step.delay).count()},
                {"has_valid_value", state_.has_valid(clock.now())}});
   }
-  cycle_.schedule(step.next_attempt);
+  schedule(step.next_attempt);
   report(step.publish);
 }
 

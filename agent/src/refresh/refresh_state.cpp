@@ -1,6 +1,7 @@
 // refresh_state.cpp -- see refresh_state.hpp.
 #include "tokenwell/agent/refresh/refresh_state.hpp"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace tw {
@@ -17,6 +18,18 @@ RefreshState::RefreshState(RefreshSettings settings, RandomSource& random)
     : settings_(settings), random_(random) {}
 
 TimePoint RefreshState::start(TimePoint now) { return now; }
+
+std::optional<TimePoint> RefreshState::adopt(FetchedCredential value, TimePoint now) {
+  if (value.expires_at == 0 || value.expires_at <= value.issued_at || from_unix(value.expires_at) <= now)
+    return std::nullopt;
+  const TimePoint issued = from_unix(value.issued_at);
+  const TimePoint expires = from_unix(value.expires_at);
+  current_ = std::move(value);
+  if (!has_value_left(now)) return now;
+  // The previous agent's jitter sample is gone; a new one keeps a fleet that
+  // restarted together spread out.
+  return std::max(now, next_refresh_time(settings_, issued, expires, std::nullopt, uniform(random_, -1.0, 1.0)));
+}
 
 bool RefreshState::has_valid(TimePoint now) const {
   return current_ && (current_->expires_at == 0 || from_unix(current_->expires_at) > now);

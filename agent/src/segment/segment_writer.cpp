@@ -222,7 +222,7 @@ struct CopyImage {
 SlotInfo info_of(const CopyImage& img) {
   const auto& h = img.header();
   return SlotInfo{std::string(img.field(0)), static_cast<SlotKind>(h.kind),
-                  std::string(img.field(1)), h.expires_at, h.generation,
+                  std::string(img.field(1)), h.expires_at, h.generation, h.updated_ms,
                   (h.flags & TW_SEG_COPY_HAS_VALUE) != 0};
 }
 
@@ -512,6 +512,14 @@ Result<std::uint64_t> SegmentWriter::publish(std::string_view name, const SlotVa
     return make_error("value of '" + std::string(name) + "' larger than the segment allows");
   auto& d = *impl_;
   auto it = d.slots.find(std::string(name));
+  if (it != d.slots.end()) {
+    // The same image with the slot's generation and time: equal words mean
+    // an equal value.
+    const CopyImage current = CopyImage::snapshot(d.map, it->second);
+    const auto& h = current.header();
+    if (CopyImage::compose(name, value, h.generation, h.updated_ms).words == current.words)
+      return h.generation;
+  }
   const std::uint64_t needed =
       data_size(name.size(), value.username.size(), value.secret.size(), value.public_data.size());
   if (auto room = d.ensure_room(needed, it == d.slots.end()); !room) return room.error();
@@ -579,6 +587,16 @@ std::optional<StoredKeyset> SegmentWriter::keyset(std::string_view name) const {
   const auto& h = img.header();
   if (h.kind != TW_SEG_KIND_KEYSET || !(h.flags & TW_SEG_COPY_HAS_VALUE)) return std::nullopt;
   return StoredKeyset{std::string(img.field(3)), Secret(std::string(img.field(2)))};
+}
+
+std::optional<StoredCredential> SegmentWriter::credential(std::string_view name) const {
+  auto it = impl_->slots.find(std::string(name));
+  if (it == impl_->slots.end()) return std::nullopt;
+  const CopyImage img = CopyImage::snapshot(impl_->map, it->second);
+  const auto& h = img.header();
+  if (h.kind != TW_SEG_KIND_CREDENTIAL || !(h.flags & TW_SEG_COPY_HAS_VALUE)) return std::nullopt;
+  return StoredCredential{std::string(img.field(1)), Secret(std::string(img.field(2))), h.expires_at,
+                          h.updated_ms, h.generation};
 }
 
 SegmentLayout SegmentWriter::layout() const {

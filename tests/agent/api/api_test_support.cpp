@@ -54,6 +54,17 @@ void FakeBackend::expire(const std::string& name) {
   items_.at(name).entry.state = State::expired;
 }
 
+void FakeBackend::set_refresh_status(const std::string& name, std::int64_t last_refresh,
+                                     const std::string& last_error, unsigned consecutive_failures,
+                                     std::int64_t next_attempt) {
+  std::lock_guard lock(mutex_);
+  Entry& e = items_.at(name).entry;
+  e.last_refresh = last_refresh;
+  e.last_error = last_error;
+  e.consecutive_failures = consecutive_failures;
+  e.next_attempt = next_attempt;
+}
+
 void FakeBackend::add_keyset(const std::string& name, std::optional<std::string> jwks) {
   std::lock_guard lock(mutex_);
   Item& item = items_[name];

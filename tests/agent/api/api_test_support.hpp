@@ -56,6 +56,9 @@ class FakeBackend final : public ApiBackend {
                         std::int64_t expires_at = 4'000'000'000, const std::string& username = "oid");
   void add_pending(const std::string& name);
   void expire(const std::string& name);
+  // How the entry's refreshes go (GET /v1/credentials, `tokenwell status`).
+  void set_refresh_status(const std::string& name, std::int64_t last_refresh, const std::string& last_error,
+                          unsigned consecutive_failures, std::int64_t next_attempt);
   void add_keyset(const std::string& name, std::optional<std::string> jwks);
   void remove(const std::string& name);
   void set_refresh_reply(RefreshReply reply);

@@ -95,6 +95,35 @@ TEST_F(MetricsTest, RemovingACredentialDropsEverySeriesOfItAndOnlyThose) {
   EXPECT_EQ(value(R"(tokenwell_credential_refresh_total{credential="redis",result="success"})"), 0);
 }
 
+// The alert rules compare time left with the refresh margin and a signing
+// key's age with its rotation period (prometheus-rules.yaml).
+TEST_F(MetricsTest, RefreshMarginAndRotationPeriodAreGaugesDroppedWithTheirEntry) {
+  metrics.credential_added("redis");
+  EXPECT_FALSE(value(R"(tokenwell_credential_refresh_margin_seconds{credential="redis"})"));
+  metrics.credential_refresh_margin("redis", std::chrono::seconds(300));
+  EXPECT_EQ(value(R"(tokenwell_credential_refresh_margin_seconds{credential="redis"})"), 300);
+  metrics.credential_refresh_margin("redis", 1500ms);
+  EXPECT_EQ(value(R"(tokenwell_credential_refresh_margin_seconds{credential="redis"})"), 1.5);
+  metrics.keyset_added("sessions");
+  metrics.keyset_rotation_period("sessions", std::chrono::hours(24));
+  EXPECT_EQ(value(R"(tokenwell_keyset_rotation_period_seconds{keyset="sessions"})"), 86400);
+  metrics.credential_removed("redis");
+  metrics.keyset_removed("sessions");
+  const std::string scrape = metrics.scrape();
+  EXPECT_EQ(scrape.find(R"(credential="redis")"), std::string::npos) << scrape;
+  EXPECT_EQ(scrape.find(R"(keyset="sessions")"), std::string::npos) << scrape;
+}
+
+// A value kept across a restart shows its expiry and when it was published,
+// without counting a refresh.
+TEST_F(MetricsTest, AdoptedValueSetsExpiryAndLastSuccessWithoutARefresh) {
+  metrics.credential_added("redis");
+  metrics.credential_adopted("redis", kNow + 600, kNow - 60);
+  EXPECT_EQ(value(R"(tokenwell_credential_expiry_timestamp_seconds{credential="redis"})"), kNow + 600);
+  EXPECT_EQ(value(R"(tokenwell_credential_last_success_timestamp_seconds{credential="redis"})"), kNow - 60);
+  EXPECT_EQ(value(R"(tokenwell_credential_refresh_total{credential="redis",result="success"})"), 0);
+}
+
 TEST_F(MetricsTest, KeysetsCountKeysAndRefreshesAndAreRemovable) {
   metrics.keyset_added("sessions");
   EXPECT_FALSE(value(R"(tokenwell_keyset_keys{keyset="sessions"})"));

@@ -39,6 +39,7 @@ class SocketEndpointsTest : public SocketApiTest {
 json body_json(const Reply& r) { return json::parse(r.body()); }
 
 TEST_F(SocketEndpointsTest, ListsEveryEntryWithoutSecrets) {
+  backend.set_refresh_status("redis", 1'700'000'000, "HTTP 503 from the token endpoint", 2, 1'700'000'030);
   auto r = get("/v1/credentials");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->result_int(), 200);
@@ -46,11 +47,13 @@ TEST_F(SocketEndpointsTest, ListsEveryEntryWithoutSecrets) {
   const json list = body_json(*r);
   ASSERT_EQ(list.size(), 4u);
   EXPECT_EQ(list[0], json::parse(R"({"name":"keys","kind":"keyset","username":"","state":"valid",
-      "expires_at":0,"generation":1,"source":"jwks"})"));
+      "expires_at":0,"generation":1,"source":"jwks","last_refresh":0,"last_error":"",
+      "consecutive_failures":0,"next_attempt":0})"));
   EXPECT_EQ(list[1]["name"], "later");
   EXPECT_EQ(list[1]["state"], "pending");
   EXPECT_EQ(list[2], json::parse(R"({"name":"redis","kind":"credential","username":"0a1b-oid",
-      "state":"valid","expires_at":1700003600,"generation":1,"source":"entra"})"));
+      "state":"valid","expires_at":1700003600,"generation":1,"source":"entra","last_refresh":1700000000,
+      "last_error":"HTTP 503 from the token endpoint","consecutive_failures":2,"next_attempt":1700000030})"));
   EXPECT_EQ(r->body().find("s3cret"), std::string::npos);
 }
 

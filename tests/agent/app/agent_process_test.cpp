@@ -631,7 +631,7 @@ TEST_F(AgentProcess, SocketApiWarningsAreJsonLinesOfTheAgentsLog) {
   EXPECT_TRUE(found);
 }
 
-TEST_F(AgentProcess, RestartAdoptsTheSegmentAndGenerationsKeepIncreasing) {
+TEST_F(AgentProcess, RestartKeepsAnUnchangedValuesGenerationAndContinuesGenerations) {
   const auto s = secret("restart");
   put(secrets() / "redis", s);
   write_config(file_credential("redis", secrets() / "redis"));
@@ -647,9 +647,17 @@ TEST_F(AgentProcess, RestartAdoptsTheSegmentAndGenerationsKeepIncreasing) {
   char buf[256];
   EXPECT_EQ(tokenwell_read(tw, "redis", buf, sizeof buf, nullptr, nullptr, 0, nullptr, nullptr),
             TOKENWELL_OK);
+  // The unchanged file keeps its generation (readers do not re-authenticate);
+  // a changed one continues from the previous agent's generations.
+  ASSERT_TRUE(wait_for_log(*second, "unchanged; generation kept"));
+  std::uint64_t kept = 0;
+  EXPECT_EQ(tokenwell_read(tw, "redis", buf, sizeof buf, nullptr, nullptr, 0, nullptr, &kept), TOKENWELL_OK);
+  EXPECT_EQ(kept, g1);
+  const auto changed = secret("restart-changed");
+  put_atomic(secrets() / "redis", changed);
   auto [g2, v2] = next_value(tw, "redis", g1);
   EXPECT_GT(g2, g1);
-  EXPECT_EQ(v2, s);
+  EXPECT_EQ(v2, changed);
   second->kill(SIGTERM);
   EXPECT_EQ(second->wait_exit(10000), 0);
   tokenwell_close(tw);

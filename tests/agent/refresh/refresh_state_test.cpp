@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "tokenwell/agent/refresh/entry_runner.hpp"
 #include "tokenwell/agent/refresh/refresh_state.hpp"
 
 namespace tw {
@@ -142,6 +143,38 @@ TEST_F(RefreshStateTest, MinRemainingLongerThanTheLifetimeDoesNotCount) {
   EXPECT_FALSE(s.has_value_left(at(kNow + 20)));
 }
 
+// Issue 13: a restarted agent takes over the value the previous one
+// published and refreshes it on its lifetime's schedule, not at once.
+TEST_F(RefreshStateTest, AdoptedValueIsCurrentAndRefreshedAtItsRatio) {
+  RefreshState s(settings, mid);
+  const auto next = s.adopt(token(kNow - 600, 3600), at(kNow));
+  ASSERT_TRUE(next);
+  EXPECT_EQ(*next, at(kNow - 600 + 2700));  // 75% of its life, jitter sample 0
+  ASSERT_TRUE(s.current());
+  EXPECT_EQ(s.current()->token.reveal(), "t" + std::to_string(kNow - 600));
+  EXPECT_TRUE(s.has_valid(at(kNow)));
+  EXPECT_EQ(s.consecutive_failures(), 0u);
+}
+
+TEST_F(RefreshStateTest, AdoptedValuePastItsRefreshTimeOrInsideMinRemainingIsRefreshedAtOnce) {
+  RefreshState late(settings, mid);
+  EXPECT_EQ(late.adopt(token(kNow - 3000, 3600), at(kNow)), at(kNow));  // refresh was due at -300
+  RefreshState margin(settings, mid);
+  EXPECT_EQ(margin.adopt(token(kNow - 3400, 3600), at(kNow)), at(kNow));  // 200 s left < 5 m
+  EXPECT_TRUE(margin.has_valid(at(kNow)));                                 // but served meanwhile
+}
+
+TEST_F(RefreshStateTest, ExpiredOrNeverExpiringValuesAreNotAdopted) {
+  RefreshState expired(settings, mid);
+  EXPECT_FALSE(expired.adopt(token(kNow - 3600, 3600), at(kNow)));
+  EXPECT_FALSE(expired.current());
+  FetchedCredential forever = token(kNow - 10, 0);
+  forever.expires_at = 0;
+  RefreshState never(settings, mid);
+  EXPECT_FALSE(never.adopt(forever, at(kNow)));
+  EXPECT_FALSE(never.current());
+}
+
 TEST_F(RefreshStateTest, FirstTokenRefreshIsSpreadOverItsWindow) {
   // A rollout: every pod fetches its first token at once; the refresh point
   // is uniform between issue and the usual 75 %, not a wave at 75 %.
@@ -207,6 +240,26 @@ TEST_F(RefreshStateTest, JitterSpreadsAFleet) {
   auto sb = b.on_result(token(kNow, 3600), at(kNow));
   EXPECT_EQ(sa.next_attempt, at(kNow + 2700 - 180));
   EXPECT_NEAR(std::chrono::duration<double>(sb.next_attempt - at(kNow)).count(), 2700 + 180, 0.01);
+}
+
+}  // namespace
+}  // namespace tw
+
+namespace tw {
+namespace {
+
+// What `tokenwell status` shows of an error: one bounded line, no JWT.
+TEST(StatusErrorText, OneBoundedLineWithoutAnythingShapedLikeAJwt) {
+  const std::string jwt = "eyJhbGciOiJSUzI1NiJ9.eyJvaWQiOiJ4In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ";
+  EXPECT_EQ(status_error_text("HTTP 400: bad token " + jwt + " (AADSTS50027)"),
+            "HTTP 400: bad token [redacted] (AADSTS50027)");
+  EXPECT_EQ(status_error_text("line one\nline two\r\n"), "line one line two");
+  EXPECT_EQ(status_error_text("eyJshort"), "eyJshort");  // too short to be a token
+  const std::string long_text = std::string(290, 'x') + "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9" + std::string(100, 'y');
+  const std::string cut = status_error_text(long_text);
+  EXPECT_LE(cut.size(), kStatusErrorBytes);
+  EXPECT_TRUE(cut.ends_with("..."));
+  EXPECT_NE(static_cast<unsigned char>(cut[cut.size() - 4]), 0xc3) << "cut inside a UTF-8 sequence";
 }
 
 }  // namespace

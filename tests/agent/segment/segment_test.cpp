@@ -106,6 +106,28 @@ TEST_F(SegmentTest, GenerationIncreasesOnEveryPublish) {
   EXPECT_LT(*g2, *g3);
 }
 
+// Issue 13: republishing the value a slot already holds (a restarted agent
+// re-reading an unchanged file) keeps its generation and wakes nobody.
+TEST_F(SegmentTest, ByteIdenticalValueKeepsItsGenerationAnyChangeBumpsIt) {
+  auto w = open_writer();
+  const std::int64_t exp = now_s() + 3600;
+  auto g1 = w->publish("a", cred("u", "same", exp));
+  ASSERT_TRUE(g1.ok());
+  auto again = w->publish("a", cred("u", "same", exp));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *g1);
+  Reader r(dir.path());
+  std::uint64_t woke = 0;
+  EXPECT_EQ(tokenwell_wait(r.tw, "a", *g1, 0, &woke), TOKENWELL_ETIMEOUT);
+  std::uint64_t last = *g1;
+  for (const SlotValue& changed : {cred("u", "other", exp), cred("v", "other", exp), cred("v", "other", exp + 1)}) {
+    auto g = w->publish("a", changed);
+    ASSERT_TRUE(g.ok());
+    EXPECT_GT(*g, last);
+    last = *g;
+  }
+}
+
 TEST_F(SegmentTest, UnknownNameIsNotFound) {
   auto w = open_writer();
   ASSERT_TRUE(w->publish("redis", cred("u", "t")).ok());

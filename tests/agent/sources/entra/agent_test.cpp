@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "agent/api/api_test_support.hpp"
@@ -48,11 +49,12 @@ class EntraAgent : public ::testing::Test {
 
   // Starts the agent on these credentials and waits until it made its segment.
   void start_agent(const std::vector<json>& credentials, std::vector<std::string> env = {},
-                   std::vector<std::string> prefix = {}) {
-    const json config = {{"runtime_dir", run_dir().string()},
-                         {"listen", ""},
-                         {"log", {{"level", "debug"}}},
-                         {"credentials", credentials}};
+                   std::vector<std::string> prefix = {}, const std::vector<json>& keysets = {}) {
+    json config = {{"runtime_dir", run_dir().string()},
+                   {"listen", ""},
+                   {"log", {{"level", "debug"}}},
+                   {"credentials", credentials}};
+    if (!keysets.empty()) config["keysets"] = keysets;
     test::write_file(dir_ / "config.json", config.dump());
     std::vector<std::string> argv = std::move(prefix);
     for (std::string a : {std::string(TOKENWELL_AGENT), std::string("--config"), (dir_ / "config.json").string()})
@@ -64,6 +66,22 @@ class EntraAgent : public ::testing::Test {
       ASSERT_EQ(agent_->wait_exit(10), -1) << "agent exited:\n" << test::read_file(dir_ / "agent.err");
     }
     ASSERT_NE(reader_, nullptr) << test::read_file(dir_ / "agent.err");
+  }
+
+  // Stops the agent with SIGKILL (no shutdown code runs), as a crash or an
+  // OOM kill would, and starts it again on the same config and segment.
+  void kill_and_restart_agent() {
+    kill_agent();
+    restart_agent();
+  }
+  void kill_agent() {
+    agent_->kill(SIGKILL);
+    ASSERT_EQ(agent_->wait_exit(10000), 128 + SIGKILL);
+  }
+  void restart_agent() {
+    restart_log_offset_ = test::read_file(dir_ / "agent.err").size();
+    std::vector<std::string> argv = {TOKENWELL_AGENT, "--config", (dir_ / "config.json").string()};
+    agent_ = std::make_unique<Child>(argv, dir_ / "agent.out", dir_ / "agent.err");
   }
 
   // Waits for a valid value newer than `after`; returns its generation.
@@ -112,7 +130,32 @@ class EntraAgent : public ::testing::Test {
     EXPECT_EQ(claims->claims["exp"], got["expires_at"]);
   }
 
+  // The stand-in logs a request after answering it: its log may lag a
+  // publish by a moment. Waits (bounded) for at least `count` token requests.
+  std::vector<json> token_requests_at_least(std::size_t count) {
+    auto requests = standin().token_requests();
+    for (int i = 0; i < 500 && requests.size() < count; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      requests = standin().token_requests();
+    }
+    return requests;
+  }
+
+  // The restarted agent's log lines (after kill_and_restart_agent()) that
+  // contain every one of `parts`; waits (bounded) for one.
+  bool wait_for_restart_log(const std::vector<std::string>& parts) {
+    for (int i = 0; i < 1000; ++i) {
+      std::istringstream lines(test::read_file(dir_ / "agent.err").substr(restart_log_offset_));
+      for (std::string line; std::getline(lines, line);)
+        if (std::all_of(parts.begin(), parts.end(), [&](const std::string& p) { return line.find(p) != std::string::npos; }))
+          return true;
+      if (agent_->wait_exit(10) >= 0) break;
+    }
+    return false;
+  }
+
   test::TempDir dir_;
+  std::size_t restart_log_offset_ = 0;
   std::unique_ptr<StandIn> standin_;
   std::unique_ptr<Child> agent_;
   tokenwell* reader_ = nullptr;
@@ -263,6 +306,230 @@ TEST_F(EntraAgent, RotatedClientSecretIsUsedOnTheNextRequest) {
   EXPECT_EQ(requests.back()["auth"], "client_secret#2");
   const std::string logs = test::read_file(dir_ / "agent.err");
   EXPECT_EQ(logs.find(next), std::string::npos);
+}
+
+// `tokenwell status` against the real agent: a credential ok, then failing
+// while the IdP is down (the last error shown, exit 0: the value is still
+// valid), then expired (exit 4); a keyset; the agent killed (exit 5, the
+// segment's view). No secret in any of its output.
+TEST_F(EntraAgent, StatusShowsOkFailingExpiredKeysetsAndAnAgentThatIsGone) {
+  standin().admin(HttpMethod::post, "/settings", {{"token_lifetime", 6}});
+  auto c = secret_credential("redis");
+  c["refresh"] = {{"retry_min", "1s"}, {"retry_max", "2s"}};
+  start_agent({c}, {}, {},
+              {{{"name", "sessions"}, {"source", "generated"}, {"algorithm", "ES256"}, {"rotate_every", "1h"},
+                {"publish_ahead", "5m"}, {"retain", "2h"}}});
+  wait_valid("redis");
+  wait_valid("sessions");
+  std::string printed;  // every byte status wrote, for the secret check
+  const auto status = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "status");
+    CliResult r = cli(args);
+    printed += r.out + r.err;
+    return r;
+  };
+  const auto entry = [](const json& doc, const std::string& name) {
+    for (const auto& e : doc["entries"])
+      if (e["name"] == name) return e;
+    return json();
+  };
+
+  auto r = status({"--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json doc = json::parse(r.out);
+  EXPECT_EQ(doc["agent_reachable"], true);
+  json redis = entry(doc, "redis");
+  EXPECT_EQ(redis["kind"], "credential");
+  EXPECT_EQ(redis["state"], "ok");
+  EXPECT_EQ(redis["source"], "entra");
+  EXPECT_EQ(redis["last_error"], "");
+  EXPECT_EQ(redis["consecutive_failures"], 0);
+  EXPECT_GT(redis["time_left"].get<std::int64_t>(), 0);
+  EXPECT_GT(redis["last_refresh"].get<std::int64_t>(), 0);
+  EXPECT_GT(redis["next_attempt"].get<std::int64_t>(), 0);
+  EXPECT_GT(redis["generation"].get<std::uint64_t>(), 0u);
+  const json sessions = entry(doc, "sessions");
+  EXPECT_EQ(sessions["kind"], "keyset");
+  EXPECT_EQ(sessions["state"], "ok");
+  EXPECT_EQ(sessions["source"], "generated");
+  r = status({});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("NAME"), std::string::npos);
+  EXPECT_NE(r.out.find("LAST ERROR"), std::string::npos);
+
+  // The secrets status must never show: the token, the client secret, the
+  // keyset's private key.
+  const std::string token = json::parse(cli({"get", "redis", "--json"}).out)["token"];
+  char jwks[16384], key[16384];
+  size_t jwks_len = 0, key_len = 0;
+  ASSERT_EQ(tokenwell_read_keyset(reader_, "sessions", jwks, sizeof jwks, &jwks_len, key, sizeof key, &key_len,
+                                  nullptr),
+            TOKENWELL_OK);
+  const std::string private_d = json::parse(std::string(key, key_len))["d"];
+
+  // --watch without a terminal: plain blocks, one a second; Ctrl-C ends it with 0.
+  {
+    std::filesystem::remove(dir_ / "watch.out");
+    Child watch({TOKENWELL_CLI, "--dir", run_dir().string(), "status", "--watch"}, dir_ / "watch.out",
+                dir_ / "watch.err");
+    const auto blocks = [&] {
+      const std::string out = test::read_file(dir_ / "watch.out");
+      std::size_t n = 0;
+      for (auto p = out.find("NAME"); p != std::string::npos; p = out.find("NAME", p + 1)) ++n;
+      return n;
+    };
+    for (int i = 0; i < 1000 && blocks() < 2; ++i) ASSERT_EQ(watch.wait_exit(10), -1);
+    EXPECT_GE(blocks(), 2u);
+    watch.kill(SIGINT);
+    EXPECT_EQ(watch.wait_exit(10000), 0);
+    EXPECT_EQ(test::read_file(dir_ / "watch.out").find("\x1b["), std::string::npos) << "ANSI codes without a terminal";
+    printed += test::read_file(dir_ / "watch.out") + test::read_file(dir_ / "watch.err");
+  }
+
+  // The IdP goes down: failing (still valid, exit 0) with the last error.
+  standin().fault({{"mode", "down"}});
+  for (int i = 0; i < 3000; ++i) {
+    r = status({"--json"});
+    redis = entry(json::parse(r.out), "redis");
+    if (redis["state"] != "ok") break;
+    ASSERT_EQ(agent_->wait_exit(10), -1);
+  }
+  // The first failed refresh is at ~4.5 s of the token's 6: it stays
+  // failing for the last ~1.5 s, many looks long.
+  EXPECT_EQ(redis["state"], "failing") << r.out;
+  if (redis["state"] == "failing") {
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_NE(redis["last_error"], "");
+    EXPECT_GE(redis["consecutive_failures"].get<int>(), 1);
+    EXPECT_GT(redis["time_left"].get<std::int64_t>(), 0);
+    const auto table = status({});
+    EXPECT_EQ(table.exit_code, 0);
+    EXPECT_NE(table.out.find("failing"), std::string::npos) << table.out;
+  }
+  // Then expired: exit 4, the error still there.
+  for (int i = 0; i < 3000 && redis["state"] != "expired"; ++i) {
+    ASSERT_EQ(agent_->wait_exit(10), -1);
+    r = status({"--json"});
+    redis = entry(json::parse(r.out), "redis");
+  }
+  ASSERT_EQ(redis["state"], "expired") << r.out;
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_NE(redis["last_error"], "");
+  EXPECT_GE(redis["consecutive_failures"].get<int>(), 1);
+  EXPECT_TRUE(redis["time_left"].is_null());
+  EXPECT_EQ(entry(json::parse(r.out), "sessions")["state"], "ok");
+  r = status({});
+  EXPECT_EQ(r.exit_code, 4);
+  const std::string error = redis["last_error"];
+  EXPECT_NE(r.out.find("expired"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(error), std::string::npos) << "the last error is not in the table:\n" << r.out;
+
+  // The agent is gone: exit 5, and what the segment knows.
+  agent_->kill(SIGKILL);
+  ASSERT_EQ(agent_->wait_exit(10000), 128 + SIGKILL);
+  r = status({});
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_NE(r.err.find("agent not reachable"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("redis"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sessions"), std::string::npos) << r.out;
+  r = status({"--json"});
+  EXPECT_EQ(r.exit_code, 5);
+  doc = json::parse(r.out);
+  EXPECT_EQ(doc["agent_reachable"], false);
+  EXPECT_EQ(entry(doc, "redis")["state"], "expired");
+  EXPECT_EQ(entry(doc, "sessions")["state"], "valid");
+
+  // No secret anywhere in what status printed.
+  ASSERT_FALSE(token.empty());
+  ASSERT_FALSE(private_d.empty());
+  EXPECT_EQ(printed.find(token), std::string::npos) << "the token in status output";
+  EXPECT_EQ(printed.find(token.substr(token.size() - 20)), std::string::npos) << "part of the token in status output";
+  EXPECT_EQ(printed.find(private_d), std::string::npos) << "the private key in status output";
+  EXPECT_EQ(printed.find(test::read_file(standin().file("client_secret"))), std::string::npos);
+  EXPECT_EQ(printed.find("eyJ"), std::string::npos) << "a JWT in status output";
+}
+
+// Without a segment and without an agent: exit 5 and one line saying why.
+TEST_F(EntraAgent, StatusWithNoAgentAndNoSegmentExitsFive) {
+  const auto r = cli({"status"});
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("agent not reachable"), std::string::npos) << r.err;
+}
+
+// Issue 13: a restarted agent (SIGKILL, then a new one on the same segment)
+// keeps a still-valid token and its generation, so readers do not re-AUTH; it
+// asks the IdP nothing at start and refreshes on the token's schedule, and
+// the new token does get a new generation. An unchanged file keeps its
+// generation too; a changed one bumps it.
+TEST_F(EntraAgent, RestartAfterSigkillKeepsAnUnchangedTokenAndItsGeneration) {
+  standin().admin(HttpMethod::post, "/settings", {{"token_lifetime", 12}});
+  const auto file = dir_ / "password";
+  test::write_file(file, "file-password-0123456789");
+  start_agent({secret_credential("redis"),
+               {{"name", "legacy"}, {"source", "file"}, {"path", file.string()}, {"username", "default"}}});
+  wait_valid("redis");
+  wait_valid("legacy");
+  // Logged once the agent also recorded which config published it (a kill
+  // between the publish and that record makes a restart fetch at once).
+  ASSERT_TRUE(wait_for_restart_log({"\"published\"", "\"credential\":\"redis\""}));
+
+  // Killed: what it left in the segment (the first token's refresh is spread
+  // over its first 75%, so it may have refreshed once already).
+  kill_agent();
+  const auto before = cli({"get", "redis", "--json"});
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  const std::uint64_t g1 = json::parse(before.out)["generation"];
+  const std::uint64_t f1 = json::parse(cli({"get", "legacy", "--json"}).out)["generation"];
+  const auto issued = standin().token_requests();
+  const std::size_t requests = issued.size();
+  ASSERT_GE(requests, 1u);
+  const double issued_at = issued.back()["time"];
+
+  restart_agent();
+  // The restarted agent has re-read the file (what it did with it is logged:
+  // "unchanged; generation kept", or "published" by an agent without the
+  // rule); by then it has also decided about the token.
+  ASSERT_TRUE(wait_for_restart_log({"\"credential\":\"legacy\"", "generation"}))
+      << test::read_file(dir_ / "agent.err");
+  EXPECT_EQ(json::parse(cli({"get", "legacy", "--json"}).out)["generation"], f1)
+      << "the unchanged file got a new generation";
+  const auto after = cli({"get", "redis", "--json"});
+  EXPECT_EQ(json::parse(after.out)["generation"], g1) << "the unchanged token got a new generation";
+  EXPECT_EQ(after.out, before.out);
+  const auto st = cli({"status", "--json"});
+  ASSERT_EQ(st.exit_code, 0) << st.err;
+  for (const auto& e : json::parse(st.out)["entries"]) {
+    EXPECT_EQ(e["state"], "ok") << e.dump();
+    if (e["name"] == "redis") {
+      EXPECT_GT(e["next_attempt"].get<std::int64_t>(), time(nullptr));
+    }
+  }
+
+  // A changed file is a new value.
+  test::write_file(file.string() + ".new", "file-password-rotated-0123");
+  std::filesystem::rename(file.string() + ".new", file);
+  EXPECT_GT(wait_valid("legacy", f1), f1);
+  // The token is refreshed on its schedule (75% of 12 s, jitter 5%), not at
+  // the restart, and the new one gets a new generation.
+  const std::uint64_t g2 = wait_valid("redis", g1);
+  EXPECT_GT(g2, g1);
+  const auto token_requests = token_requests_at_least(requests + 1);
+  ASSERT_EQ(token_requests.size(), requests + 1) << "more than the one scheduled refresh";
+  const double since_issue = token_requests.back()["time"].get<double>() - issued_at;
+  EXPECT_GE(since_issue, 0.5 * 12) << "the restarted agent asked the IdP before the token's refresh time\n"
+                                   << test::read_file(dir_ / "agent.err");
+  EXPECT_NE(json::parse(cli({"get", "redis", "--json"}).out)["token"], json::parse(before.out)["token"]);
+
+  // Restarted with another config for the entry: its value is not taken
+  // over (a token fetched for another scope or client must not be served as
+  // this one's); it is fetched at once and gets a new generation.
+  json config = json::parse(test::read_file(dir_ / "config.json"));
+  config["credentials"][0]["refresh"] = {{"ratio", 0.8}};
+  test::write_file(dir_ / "config.json", config.dump());
+  kill_and_restart_agent();
+  EXPECT_GT(wait_valid("redis", g2), g2);
+  EXPECT_EQ(token_requests_at_least(requests + 2).size(), requests + 2);
 }
 
 // The operating surface under abuse, on the real agent: a thousand idle

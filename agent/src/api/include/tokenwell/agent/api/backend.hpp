@@ -39,6 +39,11 @@ class ApiBackend {
     std::int64_t expires_at = 0;  // unix seconds; 0 = none or never
     std::uint64_t generation = 0; // the segment's generation of the entry
     std::string source;           // its config `source`: "entra", "jwks", ...
+    // How its refreshes go (`tokenwell status`); unix seconds, 0 = none.
+    std::int64_t last_refresh = 0;     // the last successful refresh (or publication)
+    std::string last_error;            // the last failure while failing, bounded; never a secret
+    unsigned consecutive_failures = 0; // failed attempts in a row
+    std::int64_t next_attempt = 0;     // the next scheduled fetch or rotation
   };
 
   // A credential's current value, for `GET /v1/credentials/NAME` only.

@@ -55,6 +55,13 @@ class Metrics {
   // A refresh published a new value expiring at `expires_at` (unix seconds;
   // 0 = never, which leaves no expiry series to alert on).
   void credential_refreshed(std::string_view credential, std::int64_t expires_at, Seconds took);
+  // The credential's refresh margin: how long before expiry it is refreshed at
+  // the latest (its refresh.min_remaining). Not set for file sources.
+  void credential_refresh_margin(std::string_view credential, Seconds margin);
+  // A value published before a restart was kept: it expires at `expires_at`
+  // and counts as the last success, at `published_at` (unix seconds); the
+  // refresh counters do not move.
+  void credential_adopted(std::string_view credential, std::int64_t expires_at, std::int64_t published_at);
   // A refresh failed; `consecutive_failures` counts this one.
   void credential_refresh_failed(std::string_view credential, unsigned consecutive_failures,
                                  Seconds took);
@@ -73,6 +80,8 @@ class Metrics {
   void keyset_refresh_requested(std::string_view keyset, bool accepted);
   // A generated keyset's signing key started signing at `activated_at` (unix seconds).
   void keyset_signing_key_activated(std::string_view keyset, std::int64_t activated_at);
+  // A generated keyset's rotate_every: how long one signing key signs.
+  void keyset_rotation_period(std::string_view keyset, Seconds period);
 
   // --- The Unix socket API (SocketApi records these) ---------------------
   // `route` is the route template ("/v1/credentials/{name}"), or "other".

@@ -8,6 +8,10 @@
 //   runner->start();                     // the first fetch at once
 //
 // A file source is fetched again when its directory changes, not on a timer.
+// After a restart the runner may be given the value the previous agent
+// published (`adopted`): it serves it and refreshes it on its schedule
+// instead of fetching at once, so readers keep its generation. A file source
+// ignores it and reads its file (an unchanged file republishes nothing new).
 // Lives on the loop's thread; the Context's objects must outlive it.
 #pragma once
 
@@ -36,7 +40,7 @@ class CredentialRunner final : public EntryRunner {
   };
 
   CredentialRunner(CredentialConfig config, std::shared_ptr<CredentialSource> source, Context context,
-                   OnFresh on_fresh);
+                   OnFresh on_fresh, std::optional<FetchedCredential> adopted = std::nullopt);
 
   void start() override;
   void stop() override { cycle_.stop(); }
@@ -46,6 +50,7 @@ class CredentialRunner final : public EntryRunner {
   const std::string& fingerprint() const override { return config_.fingerprint; }
   std::optional<std::filesystem::path> watched_directory() const override;
   void on_directory_changed() override { cycle_.fetch_now(); }
+  RefreshStatus refresh_status() const override;
 
   const CredentialConfig& config() const { return config_; }
   const RefreshState& state() const { return state_; }
@@ -53,11 +58,15 @@ class CredentialRunner final : public EntryRunner {
  private:
   bool is_file() const { return std::holds_alternative<FileSourceConfig>(config_.settings); }
   void on_result(FetchResult<FetchedCredential> result, std::chrono::nanoseconds took);
+  void schedule(TimePoint at);
 
   CredentialConfig config_;
   Context context_;
   RefreshState state_;
   OnFresh on_fresh_;
+  std::optional<FetchedCredential> adopted_;  // until start()
+  std::optional<TimePoint> last_success_;
+  std::optional<TimePoint> next_attempt_;
   FetchCycle<FetchResult<FetchedCredential>> cycle_;
 };
 

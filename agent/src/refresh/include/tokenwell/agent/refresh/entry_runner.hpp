@@ -7,6 +7,7 @@
 //   r->start();
 //   ... a watched directory changed: if (r->watched_directory() == dir) r->on_directory_changed();
 //   ... POST /v1/keysets/NAME/refresh:  RefetchReply reply = r->request_refetch();
+//   ... GET /v1/credentials:  RefreshStatus s = r->refresh_status();
 //   r->stop();
 //
 // The registry diffs a new config against the runners by name, kind and
@@ -15,10 +16,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace tw {
@@ -31,6 +34,29 @@ struct RefetchReply {
   bool accepted = true;
   std::chrono::seconds retry_after{0};
 };
+
+// How an entry's refreshes are going, for `GET /v1/credentials` and
+// `tokenwell status`. Never a secret: last_error is a source's own message
+// (which names what failed and redacts what it sent) passed through
+// status_error_text().
+struct RefreshStatus {
+  using TimePoint = std::chrono::system_clock::time_point;
+  // The last attempt that produced a usable value (fetched, read or rotated),
+  // or when an adopted value was published; nullopt: none in this run.
+  std::optional<TimePoint> last_success;
+  unsigned consecutive_failures = 0;  // attempts failed in a row since then
+  std::string last_error;             // the last failure while failing; "" after a success
+  // When the runner fetches (or rotates) next; nullopt: only when something
+  // changes (a watched file) or nothing is due.
+  std::optional<TimePoint> next_attempt;
+};
+
+// An error message as status shows it: one line (control characters become
+// spaces), at most kStatusErrorBytes (cut on a UTF-8 boundary, "..." added),
+// and any JWT-shaped text ("eyJ...", three base64url parts) replaced by
+// "[redacted]" -- whatever a source let through, no token reaches a caller.
+inline constexpr std::size_t kStatusErrorBytes = 300;
+std::string status_error_text(std::string_view message);
 
 class EntryRunner {
  public:
@@ -50,6 +76,7 @@ class EntryRunner {
   virtual void on_directory_changed() {}
   // Fetch again soon, if the runner's rules allow (keysets).
   virtual RefetchReply request_refetch() { return {false, std::chrono::seconds(0)}; }
+  virtual RefreshStatus refresh_status() const = 0;
 
   // Called after each attempt with whether it produced a usable value.
   void on_outcome(std::function<void(bool ok)> observer) { outcome_ = std::move(observer); }

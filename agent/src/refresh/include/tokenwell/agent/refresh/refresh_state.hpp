@@ -5,6 +5,8 @@
 //
 //   RefreshState state(settings, random);
 //   auto next = state.start(clock.now());            // first fetch: now
+//   // or, after a restart, with the value the previous agent published:
+//   auto next = state.adopt(previous, clock.now()).value_or(state.start(clock.now()));
 //   ... at `next`, run source.fetch() off the loop, then on the loop:
 //   auto step = state.on_result(std::move(result), clock.now());
 //   if (step.publish) writer.publish(name, ...state.current()...);
@@ -40,6 +42,14 @@ class RefreshState {
 
   // The first fetch happens at once.
   TimePoint start(TimePoint now);
+
+  // Takes over a value a previous agent published (a restart): it becomes
+  // current() and is refreshed when its issue and expiry times say, as if
+  // this state had fetched it (`issued_at` is when it was published; an
+  // IdP's refresh_in is not kept across a restart). Returns that time -- now
+  // when it is inside min_remaining -- or nullopt, adopting nothing, for a
+  // value that never expires, has expired or has no lifetime.
+  std::optional<TimePoint> adopt(FetchedCredential value, TimePoint now);
 
   // Feeds one fetch result. A credential that is already expired or whose
   // lifetime is not positive is treated as a failure (never published).

@@ -18,9 +18,12 @@
 // calls is checked.
 //
 // Restart adoption: open() over an existing compatible file keeps every slot
-// as it is (values stay readable, generations continue). A value that does
-// not fit, or more entries than slots, make publish() write a bigger file and
-// rename it over the old one; readers notice the flag and remap.
+// as it is (values stay readable, generations continue). Publishing a value
+// byte-identical to the one a slot holds writes nothing and keeps its
+// generation, so readers do not act on a value they already have (a restarted
+// agent re-reading an unchanged file). A value that does not fit, or more
+// entries than slots, make publish() write a bigger file and rename it over
+// the old one; readers notice the flag and remap.
 //
 // Not thread-safe: one thread (the agent's event loop) owns the writer.
 #pragma once
@@ -81,6 +84,7 @@ struct SlotInfo {
   std::string username;
   std::int64_t expires_at = 0;
   std::uint64_t generation = 0;
+  std::int64_t updated_ms = 0;  // when this value was published, unix ms
   bool has_value = false;
 };
 
@@ -89,6 +93,15 @@ struct SlotInfo {
 struct StoredKeyset {
   std::string jwks;
   Secret signing_key;
+};
+
+// A credential entry as published (a previous run's, after adoption).
+struct StoredCredential {
+  std::string username;
+  Secret token;
+  std::int64_t expires_at = 0;
+  std::int64_t updated_ms = 0;
+  std::uint64_t generation = 0;
 };
 
 // Points in a publish where a test may stop the writer (to kill it there).
@@ -113,7 +126,9 @@ class SegmentWriter {
   SegmentWriter& operator=(const SegmentWriter&) = delete;
 
   // Publishes a new value for `name` (creating its slot), wakes waiters and
-  // returns the new generation. Grows the segment when needed.
+  // returns the new generation. Grows the segment when needed. A value equal
+  // to the slot's current one (kind, flags, expiry, every field) changes
+  // nothing: its generation is returned and nobody is woken.
   Result<std::uint64_t> publish(std::string_view name, const SlotValue& value);
 
   // Frees the slot of `name` (readers get "unknown name"). No-op if absent.
@@ -137,6 +152,9 @@ class SegmentWriter {
   // The keyset `name` as the segment holds it (a previous run's, after
   // adoption), or nullopt when it is not a keyset with a value.
   std::optional<StoredKeyset> keyset(std::string_view name) const;
+  // The credential `name` with its value, or nullopt when it is not a
+  // credential with a value.
+  std::optional<StoredCredential> credential(std::string_view name) const;
 
   SegmentLayout layout() const;
   const std::filesystem::path& path() const;
