@@ -183,6 +183,9 @@ struct TooDeep {};
 
 json parse_object(std::string_view text, std::size_t max_bytes) {
   if (text.size() > max_bytes) reject(TOKENWELL_JWT_ETOOLARGE);
+  // RFC 8259 8.1: no byte order mark. nlohmann skips one silently, and a
+  // parser that does not would read another document.
+  if (text.starts_with("\xEF\xBB\xBF")) reject(TOKENWELL_JWT_EJSON, "JSON text starts with a byte order mark");
   // nlohmann keeps the last of duplicate members silently; a verifier and
   // another parser must never disagree on what a token says (RFC 8725 3.x).
   std::vector<std::set<std::string>> seen;
@@ -249,6 +252,106 @@ std::string_view alg_name(Alg alg) {
 
 namespace {
 
+// ROCA (CVE-2017-15361; Nemec et al., CCS 2017): Infineon RSALib primes are
+// k * M + (65537^a mod M) with M a primorial, so n mod each small prime r
+// lies in the subgroup 65537 generates mod r. The published detector tests
+// the primes up to 167; a random modulus passes all of them with negligible
+// probability.
+bool has_roca_fingerprint(const BIGNUM* n) {
+  static constexpr unsigned kPrimes[] = {3,  5,  7,   11,  13,  17,  19,  23,  29,  31,  37,  41,  43,
+                                         47, 53, 59,  61,  67,  71,  73,  79,  83,  89,  97,  101, 103,
+                                         107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167};
+  for (const unsigned r : kPrimes) {
+    const BN_ULONG residue = BN_mod_word(n, r);
+    if (residue == static_cast<BN_ULONG>(-1)) reject(TOKENWELL_JWT_EINTERNAL);
+    const unsigned g = 65537 % r;
+    unsigned x = 1;
+    bool in_subgroup = false;
+    do {
+      if (x == residue) in_subgroup = true;
+      x = x * g % r;
+    } while (x != 1 && !in_subgroup);
+    if (!in_subgroup) return false;
+  }
+  return true;
+}
+
+// What makes an RSA public key unusable, whatever it was read from: a
+// modulus under 2048 bits or over 16384, an exponent that is even or under 3
+// (with e = 1 every "signature" equal to its padding block verifies), and
+// the ROCA fingerprint (the key is factorable).
+void check_rsa_public(const EVP_PKEY* pkey) {
+  const int bits = EVP_PKEY_get_bits(pkey);
+  if (bits < kMinRsaBits)
+    reject(TOKENWELL_JWT_EWEAK_KEY, "n: RSA key of " + std::to_string(bits) + " bits: at least 2048 required");
+  if (bits > kMaxRsaBits) reject(TOKENWELL_JWT_EKEY, "n: RSA key larger than 16384 bits");
+  BIGNUM* raw = nullptr;
+  if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &raw) != 1 || raw == nullptr) {
+    ERR_clear_error();
+    reject(TOKENWELL_JWT_EKEY, "e: missing");
+  }
+  const BnPtr e(raw);
+  if (!BN_is_odd(e.get()) || BN_is_one(e.get()))
+    reject(TOKENWELL_JWT_EWEAK_KEY, "e: the RSA public exponent must be odd and at least 3");
+  raw = nullptr;
+  if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &raw) != 1 || raw == nullptr) {
+    ERR_clear_error();
+    reject(TOKENWELL_JWT_EKEY, "n: missing");
+  }
+  const BnPtr n(raw);
+  if (BN_cmp(e.get(), n.get()) >= 0) reject(TOKENWELL_JWT_EKEY, "e: not smaller than n");
+  if (has_roca_fingerprint(n.get()))
+    reject(TOKENWELL_JWT_EWEAK_KEY, "n: the modulus has the ROCA fingerprint (CVE-2017-15361): the key is factorable");
+}
+
+// The Ed25519 points of order 1, 2, 4 and 8, sign bit cleared (libsodium's
+// blocklist; their non-canonical encodings y + p are listed too). With such a
+// public key, or such an R, a signature can verify for any message: with
+// A = R = identity and S = 0, [S]B = R + [k]A holds whatever k is.
+bool is_small_order_point(std::string_view encoded) {
+  static constexpr unsigned char kSmallOrder[][32] = {
+      {0x01},  // identity (order 1)
+      {0x00},  // order 4
+      {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+       0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05},
+      {0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+       0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a},
+      {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},  // p - 1 (order 2)
+      {0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},  // p = 0
+      {0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},  // p + 1 = 1
+  };
+  if (encoded.size() != 32) return false;
+  for (const auto& point : kSmallOrder) {
+    bool same = (static_cast<unsigned char>(encoded[31]) & 0x7f) == point[31];
+    for (std::size_t i = 0; same && i < 31; ++i) same = static_cast<unsigned char>(encoded[i]) == point[i];
+    if (same) return true;
+  }
+  return false;
+}
+
+// "use" and "key_ops" (RFC 7517 4.2, 4.3): when present they must allow
+// `operation` ("verify", or "sign" for a signing key).
+void check_key_use(const json& jwk, const char* operation) {
+  if (const auto use = jwk.find("use"); use != jwk.end()) {
+    if (!use->is_string()) reject(TOKENWELL_JWT_EKEY, "use: expected a string");
+    if (*use != "sig")
+      reject(TOKENWELL_JWT_EKEY_USE, "use: '" + use->get<std::string>().substr(0, 16) + "' is not a signing key (\"sig\")");
+  }
+  const auto ops = jwk.find("key_ops");
+  if (ops == jwk.end()) return;
+  if (!ops->is_array()) reject(TOKENWELL_JWT_EKEY, "key_ops: expected an array of strings");
+  std::set<std::string> seen;
+  for (const json& op : *ops) {
+    if (!op.is_string()) reject(TOKENWELL_JWT_EKEY, "key_ops: expected an array of strings");
+    if (!seen.insert(op.get<std::string>()).second) reject(TOKENWELL_JWT_EKEY, "key_ops: a value appears twice");
+  }
+  if (!seen.contains(operation))
+    reject(TOKENWELL_JWT_EKEY_USE, std::string("key_ops: does not allow \"") + operation + "\"");
+}
+
 // Builds an EVP_PKEY of `type` ("RSA", "EC") from OSSL parameters.
 class ParamBuilder {
  public:
@@ -300,8 +403,7 @@ Key Key::from_json(const json& jwk, bool need_private) {
   Key key;
   key.kid_ = string_member(jwk, "kid", TOKENWELL_JWT_EKEY);
   if (key.kid_ && key.kid_->size() > kKidMax) reject(TOKENWELL_JWT_EKEY, "kid: longer than 256 characters");
-  if (const auto use = string_member(jwk, "use", TOKENWELL_JWT_EKEY); use && *use != "sig")
-    reject(TOKENWELL_JWT_EKEY, "use: '" + use->substr(0, 16) + "' is not a signing key (\"sig\")");
+  check_key_use(jwk, need_private ? "sign" : "verify");
   const auto alg_member = string_member(jwk, "alg", TOKENWELL_JWT_EKEY);
   const auto crv = string_member(jwk, "crv", TOKENWELL_JWT_EKEY);
   std::optional<Alg> alg;
@@ -341,8 +443,7 @@ Key Key::from_json(const json& jwk, bool need_private) {
       }
     }
     key.pkey_ = b.build("RSA", is_private);
-    if (EVP_PKEY_get_bits(key.pkey_.get()) < kMinRsaBits)
-      reject(TOKENWELL_JWT_EWEAK_KEY, "n: RSA key under 2048 bits");
+    check_rsa_public(key.pkey_.get());
   } else if (*kty == "EC") {
     if (!crv || *crv != "P-256") reject(TOKENWELL_JWT_EKEY, "crv: '" + crv.value_or("").substr(0, 16) + "' is not P-256");
     if (!alg) alg = Alg::ES256;
@@ -367,6 +468,7 @@ Key Key::from_json(const json& jwk, bool need_private) {
     if (*alg != Alg::EdDSA) reject(TOKENWELL_JWT_EALG_KEY, alg_text() + " does not match an Ed25519 key");
     const std::string x = decode_member(jwk, "x", TOKENWELL_JWT_EKEY);
     if (x.size() != 32) reject(TOKENWELL_JWT_EKEY, "x: required, 32 bytes base64url");
+    if (is_small_order_point(x)) reject(TOKENWELL_JWT_EWEAK_KEY, "x: a point of small order is no public key");
     EVP_PKEY* raw = nullptr;
     if (is_private) {
       WipedString d{decode_member(jwk, "d", TOKENWELL_JWT_EKEY)};
@@ -470,6 +572,7 @@ void Key::verify(std::string_view input, std::string_view signature) const {
       break;
     case Alg::EdDSA:
       if (signature.size() != 64) reject(TOKENWELL_JWT_ESIG_FORMAT);
+      if (is_small_order_point(signature.substr(0, 32))) reject(TOKENWELL_JWT_ESIGNATURE);
       break;
     case Alg::ES256: {
       if (signature.size() != 2 * kEs256Half) reject(TOKENWELL_JWT_ESIG_FORMAT);
@@ -578,10 +681,7 @@ void wipe_strings(json& j) {
 // The algorithm a key's type implies, and that the type allows `alg`.
 Alg checked_alg(const EVP_PKEY* pkey, std::optional<Alg> wanted) {
   if (EVP_PKEY_is_a(pkey, "RSA")) {
-    const int bits = EVP_PKEY_get_bits(pkey);
-    if (bits < kMinRsaBits)
-      reject(TOKENWELL_JWT_EWEAK_KEY, "RSA key of " + std::to_string(bits) + " bits: at least 2048 required");
-    if (bits > kMaxRsaBits) reject(TOKENWELL_JWT_EKEY, "RSA key larger than 16384 bits");
+    check_rsa_public(pkey);
     if (wanted && *wanted != Alg::RS256 && *wanted != Alg::PS256) reject(TOKENWELL_JWT_EALG_KEY);
     return wanted.value_or(Alg::RS256);
   }
@@ -595,6 +695,11 @@ Alg checked_alg(const EVP_PKEY* pkey, std::optional<Alg> wanted) {
     return Alg::ES256;
   }
   if (EVP_PKEY_is_a(pkey, "ED25519")) {
+    unsigned char x[32];
+    std::size_t len = sizeof x;
+    if (EVP_PKEY_get_raw_public_key(pkey, x, &len) != 1 || len != 32) reject(TOKENWELL_JWT_EKEY);
+    if (is_small_order_point(std::string_view(reinterpret_cast<char*>(x), 32)))
+      reject(TOKENWELL_JWT_EWEAK_KEY, "a point of small order is no public key");
     if (wanted && *wanted != Alg::EdDSA) reject(TOKENWELL_JWT_EALG_KEY);
     return Alg::EdDSA;
   }
@@ -715,17 +820,23 @@ std::string thumbprint(const json& public_jwk) {
 KeySet KeySet::parse(std::string_view jwks_json) {
   const json doc = parse_object(jwks_json);
   KeySet set;
-  const auto add_one = [&set](const json& jwk) {
+  std::set<std::string> kids;
+  bool symmetric = false, asymmetric = false;
+  const auto add_one = [&](const json& jwk) {
     Entry entry{std::nullopt, 0, std::nullopt};
     if (jwk.is_object()) {
       const auto kid = jwk.find("kid");
-      if (kid != jwk.end() && kid->is_string()) entry.kid = kid->get<std::string>();
+      if (kid != jwk.end() && kid->is_string()) {
+        entry.kid = kid->get<std::string>();
+        // Which key a kid names must not depend on the verifier (RFC 7517 4.5).
+        if (!kids.insert(*entry.kid).second)
+          reject(TOKENWELL_JWT_EKID_DUPLICATE, "kid: '" + entry.kid->substr(0, 64) + "' names two keys");
+      }
       const auto kty = jwk.find("kty");
       if (kty == jwk.end() || !kty->is_string()) return;  // not a key at all
       const std::string& t = kty->get_ref<const std::string&>();
       if (t != "RSA" && t != "EC" && t != "OKP" && t != "oct") return;  // unknown kty: skip
-      const auto use = jwk.find("use");
-      if (use != jwk.end() && *use != "sig") return;  // an encryption key
+      (t == "oct" ? symmetric : asymmetric) = true;
     } else {
       return;
     }
@@ -744,6 +855,10 @@ KeySet KeySet::parse(std::string_view jwks_json) {
   } else {
     reject(TOKENWELL_JWT_EKEY);
   }
+  // A secret key beside public ones: a JWKS meant to be public that leaks a
+  // secret, or one whose kid could switch a token between HMAC and a
+  // signature (Wycheproof's MixedKeySet).
+  if (symmetric && asymmetric) reject(TOKENWELL_JWT_EKEY, "the keyset mixes symmetric (oct) and asymmetric keys");
   return set;
 }
 
@@ -757,8 +872,11 @@ std::vector<const Key*> KeySet::candidates(const std::optional<std::string>& kid
     // Without a kid, trying every key would let the token choose; only a
     // keyset of exactly one key is unambiguous.
     if (entries_.empty()) reject(TOKENWELL_JWT_EKEY);
-    if (entries_.size() > 1) reject(TOKENWELL_JWT_EKID_MISSING);
-    named.push_back(&entries_.front());
+    // Keys for other uses (encryption) do not make the choice ambiguous.
+    for (const Entry& e : entries_)
+      if (e.status != TOKENWELL_JWT_EKEY_USE) named.push_back(&e);
+    if (named.empty()) named.push_back(&entries_.front());
+    if (named.size() > 1) reject(TOKENWELL_JWT_EKID_MISSING);
   }
   std::vector<const Key*> out;
   int status = 0;

@@ -194,7 +194,7 @@ const std::vector<Case>& corpus() {
          const std::string big = R"({"kty":"oct","k":")" + b64(raw + raw) + "\"}";
          return forge(jose::Key::parse_private(big), header("HS256", "hs-short"), kClaims);
        },
-       TOKENWELL_JWT_EWEAK_KEY, jwks_of({"HS256_short", "ES256"})},
+       TOKENWELL_JWT_EWEAK_KEY, jwks_of({"HS256_short", "HS256"})},
       {"keyset_without_keys", [] { return es256(header("ES256", "es-1")); }, TOKENWELL_JWT_EKID_UNKNOWN,
        R"({"keys":[]})"},
       {"keyset_not_jwks", [] { return es256(header("ES256", "es-1")); }, TOKENWELL_JWT_EKEY, R"({"foo":1})"},

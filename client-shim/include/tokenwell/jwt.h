@@ -49,7 +49,8 @@ extern "C" {
 enum {
   TOKENWELL_JWT_EMALFORMED = 100,   /* not header.payload.signature */
   TOKENWELL_JWT_EBASE64 = 101,      /* not canonical unpadded base64url */
-  TOKENWELL_JWT_EJSON = 102,        /* header or claims not a JSON object */
+  TOKENWELL_JWT_EJSON = 102,        /* header or claims not a JSON object
+                                       (also: a UTF-8 byte order mark first) */
   TOKENWELL_JWT_EDUPLICATE = 103,   /* a JSON member appears twice */
   TOKENWELL_JWT_ETOOLARGE = 104,    /* token, JSON or nesting over the limits */
   TOKENWELL_JWT_EALG_NONE = 105,    /* alg "none" (unsecured JWS) */
@@ -62,7 +63,9 @@ enum {
   TOKENWELL_JWT_EKID_MISSING = 112, /* no kid and more than one key */
   TOKENWELL_JWT_ESIGNATURE = 113,   /* signature does not verify */
   TOKENWELL_JWT_ESIG_FORMAT = 114,  /* wrong length; ECDSA r/s out of range */
-  TOKENWELL_JWT_EWEAK_KEY = 115,    /* RSA < 2048 bits, HMAC < 256 bits */
+  TOKENWELL_JWT_EWEAK_KEY = 115,    /* RSA < 2048 bits, e even or < 3, ROCA
+                                       modulus; Ed25519 small-order point;
+                                       HMAC < 256 bits */
   TOKENWELL_JWT_EKEY = 116,         /* JWK/JWKS invalid or without a usable key */
   TOKENWELL_JWT_ENO_SIGNING_KEY = 117, /* verify-only keyset; no private key */
   TOKENWELL_JWT_EEXP_MISSING = 118, /* no exp claim */
@@ -72,7 +75,10 @@ enum {
   TOKENWELL_JWT_EISSUER = 122,      /* iss missing or not the expected one */
   TOKENWELL_JWT_EAUDIENCE = 123,    /* aud missing or without the expected one */
   TOKENWELL_JWT_ECLAIM_TYPE = 124,  /* exp/nbf/iat not a number, iss/aud mistyped */
-  TOKENWELL_JWT_EINTERNAL = 125     /* crypto library failure, out of memory */
+  TOKENWELL_JWT_EINTERNAL = 125,    /* crypto library failure, out of memory */
+  TOKENWELL_JWT_EKEY_USE = 126,     /* the key's "use"/"key_ops" do not allow it
+                                       (verify, or sign for a signing key) */
+  TOKENWELL_JWT_EKID_DUPLICATE = 127 /* a JWKS with two keys of one "kid" */
 };
 
 /* Limits: longer tokens and JWKS are rejected with ETOOLARGE. */
