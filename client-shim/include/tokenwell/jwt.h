@@ -15,12 +15,20 @@
  *   if (rc != TOKENWELL_OK)
  *     fprintf(stderr, "rejected: %s\n", tokenwell_jwt_strerror(rc));
  *
- * Algorithms: ES256, RS256, PS256, EdDSA (Ed25519; "Ed25519" is accepted as
- * an alg name too) and HS256. Verification follows RFC 8725: the key decides
- * the algorithm (each key allows exactly one: its "alg", else the one its
- * kty/crv implies), "none" is rejected, and a header that tries to choose a
- * key ("jwk", "x5c", "jku", "x5u") is rejected -- nothing is ever fetched.
- * Every rejection has its own code below.
+ * Algorithms: ES256/ES384/ES512 (P-256/P-384/P-521), RS256/RS384/RS512,
+ * PS256/PS384/PS512 (RSA, 2048 to 16384 bits), EdDSA (Ed25519; "Ed25519" is
+ * accepted as an alg name too) and HS256/HS384/HS512 (a key at least as long
+ * as the hash). Verification follows RFC 8725: the key decides the algorithm
+ * (each key allows exactly one: its "alg", else the one its kty/crv
+ * implies), "none" is rejected, and a header that tries to choose a key
+ * ("jwk", "x5c", "jku", "x5u") is rejected -- nothing is ever fetched. Keys
+ * that cannot be trusted are refused (EWEAK_KEY: RSA e even or under 3,
+ * ROCA-fingerprinted moduli, Ed25519 points of small order), so are keys
+ * whose "use"/"key_ops" exclude verifying (EKEY_USE), a JWKS naming two keys
+ * with one kid (EKID_DUPLICATE) or mixing an "oct" key with public keys
+ * (EKEY), and JSON that starts with a byte order mark (EJSON). A JWS with an
+ * empty payload is no JWT (EMALFORMED). Every rejection has its own code
+ * below; docs/jwt.md lists them with the Wycheproof results.
  *
  * Keysets in the segment are documented in docs/segment-format.md ("Keyset
  * slots"): the public JWKS, and for signing keysets the active private JWK.
