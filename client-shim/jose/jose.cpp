@@ -389,9 +389,11 @@ bool is_small_order_point(std::string_view encoded) {
   return false;
 }
 
-// "use" and "key_ops" (RFC 7517 4.2, 4.3): when present they must allow
-// `operation` ("verify", or "sign" for a signing key).
-void check_key_use(const json& jwk, const char* operation) {
+// "use" and "key_ops" (RFC 7517 4.2, 4.3): when present they must allow one
+// of `operations`: "verify" for a public key, "sign" for a signing key,
+// either for a private key read for both (a key file, whose public half is
+// published).
+void check_key_use(const json& jwk, std::initializer_list<std::string_view> operations) {
   if (const auto use = jwk.find("use"); use != jwk.end()) {
     if (!use->is_string()) reject(TOKENWELL_JWT_EKEY, "use: expected a string");
     if (*use != "sig")
@@ -405,8 +407,12 @@ void check_key_use(const json& jwk, const char* operation) {
     if (!op.is_string()) reject(TOKENWELL_JWT_EKEY, "key_ops: expected an array of strings");
     if (!seen.insert(op.get<std::string>()).second) reject(TOKENWELL_JWT_EKEY, "key_ops: a value appears twice");
   }
-  if (!seen.contains(operation))
-    reject(TOKENWELL_JWT_EKEY_USE, std::string("key_ops: does not allow \"") + operation + "\"");
+  std::string wanted;
+  for (const std::string_view op : operations) {
+    if (seen.contains(std::string(op))) return;
+    wanted += (wanted.empty() ? "" : " or ") + std::string(op);
+  }
+  reject(TOKENWELL_JWT_EKEY_USE, "key_ops: does not allow " + wanted);
 }
 
 // Builds an EVP_PKEY of `type` ("RSA", "EC") from OSSL parameters.
@@ -460,7 +466,12 @@ Key Key::from_json(const json& jwk, bool need_private) {
   Key key;
   key.kid_ = string_member(jwk, "kid", TOKENWELL_JWT_EKEY);
   if (key.kid_ && key.kid_->size() > kKidMax) reject(TOKENWELL_JWT_EKEY, "kid: longer than 256 characters");
-  check_key_use(jwk, need_private ? "sign" : "verify");
+  if (need_private)
+    check_key_use(jwk, {"sign"});
+  else if (has(jwk, "d"))
+    check_key_use(jwk, {"sign", "verify"});
+  else
+    check_key_use(jwk, {"verify"});
   const auto alg_member = string_member(jwk, "alg", TOKENWELL_JWT_EKEY);
   const auto crv = string_member(jwk, "crv", TOKENWELL_JWT_EKEY);
   std::optional<Alg> alg;

@@ -120,6 +120,11 @@ TEST(Refusals, KeyOpsOrUseThatExcludeVerifying) {
   EXPECT_EQ(verify_code(with("key_ops", {"verify"}), token), TOKENWELL_OK);
   EXPECT_EQ(verify_code(with("key_ops", {"sign", "verify"}), token), TOKENWELL_OK);
   EXPECT_EQ(verify_code(with("use", "sig"), token), TOKENWELL_OK);
+  // A private key file marked for signing only is still a key (its public
+  // half is what verifiers get): the agent reads key files this way.
+  nlohmann::json signer = test_keys().at("ES256");
+  signer["key_ops"] = {"sign"};
+  EXPECT_NO_THROW(jose::Key::from_json(signer, /*need_private=*/false));
   // A signing key whose key_ops exclude signing does not sign.
   nlohmann::json priv = test_keys().at("ES256");
   priv["key_ops"] = {"verify"};
