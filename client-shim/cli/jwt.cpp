@@ -1,7 +1,11 @@
 // jwt.cpp -- `tokenwell jwt sign`, `tokenwell jwt verify` and `tokenwell jwks`
 // over libtokenwell-jwt (tokenwell/jwt.h, loaded on first use: jwt_library.hpp)
 // and the keysets in the segment. `jwks` reads the segment only.
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -121,10 +125,34 @@ int run_sign(const Context& ctx, const Args& args) {
   }
 }
 
+// The token given as "-": read from standard input, so it is not in
+// /proc/PID/cmdline for every user to see. One trailing newline (LF or CR LF)
+// is dropped; more than the library's limit is refused unread.
+std::string read_token_from_stdin() {
+  std::string token;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw usage_error(std::string("jwt verify: cannot read the token from standard input: ") +
+                        std::strerror(errno));
+    }
+    token.append(buf, static_cast<std::size_t>(n));
+    if (token.size() > TOKENWELL_JWT_TOKEN_MAX + 2)
+      throw Failure{kInvalid, "invalid token: " + std::string(jwt_library("jwt verify").strerror(TOKENWELL_JWT_ETOOLARGE))};
+  }
+  if (!token.empty() && token.back() == '\n') token.pop_back();
+  if (!token.empty() && token.back() == '\r') token.pop_back();
+  return token;
+}
+
 int run_verify(const Context& ctx, const Args& args) {
   args.expect_positionals(2, "KEYSET TOKEN");
   const std::string& name = args.positionals()[0];
-  const std::string& token = args.positionals()[1];
+  const std::string token =
+      args.positionals()[1] == "-" ? read_token_from_stdin() : args.positionals()[1];
   check_name("jwt verify", name);
   const auto audience = args.value("--aud");
   const auto issuer = args.value("--iss");

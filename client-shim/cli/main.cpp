@@ -46,9 +46,10 @@ commands:
       Sign the claims (a JSON object) with KEYSET's active signing key and
       print the compact JWS. iat and exp (now + DURATION, default 5m; "90s",
       "5m", "1h" or seconds) are added unless the claims have them.
-  jwt verify KEYSET TOKEN [--aud A] [--iss I]
+  jwt verify KEYSET TOKEN|- [--aud A] [--iss I]
       Verify TOKEN with KEYSET's keys and print its claims JSON; exit 1 with
-      the reason on stderr if it is invalid. exp is required; nbf and iat
+      the reason on stderr if it is invalid. "-" reads the token from
+      standard input (a command line is visible in /proc/PID/cmdline). exp is required; nbf and iat
       are honoured with 60 s leeway; --aud/--iss must match when given.
   jwks KEYSET
       Print KEYSET's public JWKS (RFC 7517 {"keys":[...]}).

@@ -62,33 +62,78 @@ T* check_alloc(T* p) {
   return p;
 }
 
-constexpr std::size_t kEs256Half = 32;
 constexpr int kMinRsaBits = 2048;
 // Verifying with a larger modulus costs too much for what it buys.
 constexpr int kMaxRsaBits = 16384;
-constexpr std::size_t kMinHmacBytes = 32;
 constexpr std::size_t kKidMax = 256;
 
-// The order n of P-256 (FIPS 186-4 D.1.2.3): ECDSA r and s lie in [1, n-1].
-constexpr std::string_view kP256Order =
-    "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
+bool is_hmac(Alg a) { return a == Alg::HS256 || a == Alg::HS384 || a == Alg::HS512; }
+bool is_rsa(Alg a) {
+  return a == Alg::RS256 || a == Alg::RS384 || a == Alg::RS512 || a == Alg::PS256 || a == Alg::PS384 ||
+         a == Alg::PS512;
+}
+bool is_pss(Alg a) { return a == Alg::PS256 || a == Alg::PS384 || a == Alg::PS512; }
+bool is_ecdsa(Alg a) { return a == Alg::ES256 || a == Alg::ES384 || a == Alg::ES512; }
+
+// The hash of an algorithm (RFC 7518 3.1); EdDSA hashes internally.
+const EVP_MD* digest_of(Alg a) {
+  switch (a) {
+    case Alg::HS256: case Alg::RS256: case Alg::PS256: case Alg::ES256: return EVP_sha256();
+    case Alg::HS384: case Alg::RS384: case Alg::PS384: case Alg::ES384: return EVP_sha384();
+    case Alg::HS512: case Alg::RS512: case Alg::PS512: case Alg::ES512: return EVP_sha512();
+    case Alg::EdDSA: return nullptr;
+  }
+  return nullptr;
+}
+
+// The curve of each ECDSA algorithm (RFC 7518 3.4): JWK crv, OpenSSL group
+// name, and the byte size of a coordinate and of r and s.
+struct Curve {
+  Alg alg;
+  std::string_view crv;
+  std::string_view group;  // as EVP_PKEY_get_utf8_string_param reports it
+  int nid;
+  std::size_t size;
+};
+constexpr Curve kCurves[] = {{Alg::ES256, "P-256", "prime256v1", NID_X9_62_prime256v1, 32},
+                             {Alg::ES384, "P-384", "secp384r1", NID_secp384r1, 48},
+                             {Alg::ES512, "P-521", "secp521r1", NID_secp521r1, 66}};
+const Curve& curve_of(Alg a) {
+  for (const Curve& c : kCurves)
+    if (c.alg == a) return c;
+  reject(TOKENWELL_JWT_EINTERNAL);
+}
+
+// The order n of a curve: ECDSA r and s lie in [1, n-1].
+const BIGNUM* curve_order(const Curve& curve) {
+  struct GroupDeleter {
+    void operator()(EC_GROUP* g) const { EC_GROUP_free(g); }
+  };
+  static const std::array<std::unique_ptr<EC_GROUP, GroupDeleter>, 3> groups = {
+      std::unique_ptr<EC_GROUP, GroupDeleter>(EC_GROUP_new_by_curve_name(kCurves[0].nid)),
+      std::unique_ptr<EC_GROUP, GroupDeleter>(EC_GROUP_new_by_curve_name(kCurves[1].nid)),
+      std::unique_ptr<EC_GROUP, GroupDeleter>(EC_GROUP_new_by_curve_name(kCurves[2].nid))};
+  const EC_GROUP* group = groups[static_cast<std::size_t>(&curve - kCurves)].get();
+  if (group == nullptr) reject(TOKENWELL_JWT_EINTERNAL);
+  return EC_GROUP_get0_order(group);
+}
 
 
 enum class Digest { sign, verify };
 
 // A digest context set up for `alg` with `pkey` (EdDSA hashes internally;
-// PS256 is RSASSA-PSS with SHA-256, MGF1-SHA-256 and a digest-length salt).
+// PSxxx is RSASSA-PSS with SHA-xxx, MGF1-SHA-xxx and a digest-length salt).
 MdCtxPtr digest_context(Alg alg, EVP_PKEY* pkey, Digest purpose) {
   MdCtxPtr ctx(check_alloc(EVP_MD_CTX_new()));
   EVP_PKEY_CTX* pctx = nullptr;
-  const EVP_MD* md = alg == Alg::EdDSA ? nullptr : EVP_sha256();
+  const EVP_MD* md = digest_of(alg);
   const int ok = purpose == Digest::sign ? EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, pkey)
                                          : EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, pkey);
   if (ok != 1) reject(TOKENWELL_JWT_EINTERNAL);
-  if (alg == Alg::PS256 &&
+  if (is_pss(alg) &&
       (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-       EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1))
+       EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1))
     reject(TOKENWELL_JWT_EINTERNAL);
   return ctx;
 }
@@ -183,6 +228,9 @@ struct TooDeep {};
 
 json parse_object(std::string_view text, std::size_t max_bytes) {
   if (text.size() > max_bytes) reject(TOKENWELL_JWT_ETOOLARGE);
+  // RFC 8259 8.1: no byte order mark. nlohmann skips one silently, and a
+  // parser that does not would read another document.
+  if (text.starts_with("\xEF\xBB\xBF")) reject(TOKENWELL_JWT_EJSON, "JSON text starts with a byte order mark");
   // nlohmann keeps the last of duplicate members silently; a verifier and
   // another parser must never disagree on what a token says (RFC 8725 3.x).
   std::vector<std::set<std::string>> seen;
@@ -222,32 +270,150 @@ json parse_object(std::string_view text, std::size_t max_bytes) {
 // ---- algorithms -------------------------------------------------------------
 
 Alg alg_from_name(std::string_view name) {
-  if (name == "HS256") return Alg::HS256;
-  if (name == "RS256") return Alg::RS256;
-  if (name == "PS256") return Alg::PS256;
-  if (name == "ES256") return Alg::ES256;
-  if (name == "EdDSA" || name == "Ed25519") return Alg::EdDSA;
+  for (const Alg a : kAlgorithms)
+    if (name == alg_name(a)) return a;
+  if (name == "Ed25519") return Alg::EdDSA;
   std::string lower(name);
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (lower == "none") reject(TOKENWELL_JWT_EALG_NONE, "alg: 'none' is never accepted");
   reject(TOKENWELL_JWT_EALG_UNKNOWN,
-         "alg: '" + std::string(name.substr(0, 16)) + "' is not supported (ES256, RS256, PS256, EdDSA, HS256)");
+         "alg: '" + std::string(name.substr(0, 16)) + "' is not supported (" + supported_algorithms() + ")");
 }
 
 std::string_view alg_name(Alg alg) {
   switch (alg) {
     case Alg::HS256: return "HS256";
+    case Alg::HS384: return "HS384";
+    case Alg::HS512: return "HS512";
     case Alg::RS256: return "RS256";
+    case Alg::RS384: return "RS384";
+    case Alg::RS512: return "RS512";
     case Alg::PS256: return "PS256";
+    case Alg::PS384: return "PS384";
+    case Alg::PS512: return "PS512";
     case Alg::ES256: return "ES256";
+    case Alg::ES384: return "ES384";
+    case Alg::ES512: return "ES512";
     case Alg::EdDSA: return "EdDSA";
   }
   return "?";
 }
 
+std::string supported_algorithms() {
+  std::string out;
+  for (const Alg a : kAlgorithms) out += (out.empty() ? "" : ", ") + std::string(alg_name(a));
+  return out;
+}
+
 // ---- keys -------------------------------------------------------------------
 
 namespace {
+
+// ROCA (CVE-2017-15361; Nemec et al., CCS 2017): Infineon RSALib primes are
+// k * M + (65537^a mod M) with M a primorial, so n mod each small prime r
+// lies in the subgroup 65537 generates mod r. The published detector tests
+// the primes up to 167; a random modulus passes all of them with negligible
+// probability.
+bool has_roca_fingerprint(const BIGNUM* n) {
+  static constexpr unsigned kPrimes[] = {3,  5,  7,   11,  13,  17,  19,  23,  29,  31,  37,  41,  43,
+                                         47, 53, 59,  61,  67,  71,  73,  79,  83,  89,  97,  101, 103,
+                                         107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167};
+  for (const unsigned r : kPrimes) {
+    const BN_ULONG residue = BN_mod_word(n, r);
+    if (residue == static_cast<BN_ULONG>(-1)) reject(TOKENWELL_JWT_EINTERNAL);
+    const unsigned g = 65537 % r;
+    unsigned x = 1;
+    bool in_subgroup = false;
+    do {
+      if (x == residue) in_subgroup = true;
+      x = x * g % r;
+    } while (x != 1 && !in_subgroup);
+    if (!in_subgroup) return false;
+  }
+  return true;
+}
+
+// What makes an RSA public key unusable, whatever it was read from: a
+// modulus under 2048 bits or over 16384, an exponent that is even or under 3
+// (with e = 1 every "signature" equal to its padding block verifies), and
+// the ROCA fingerprint (the key is factorable).
+void check_rsa_public(const EVP_PKEY* pkey) {
+  const int bits = EVP_PKEY_get_bits(pkey);
+  if (bits < kMinRsaBits)
+    reject(TOKENWELL_JWT_EWEAK_KEY, "n: RSA key of " + std::to_string(bits) + " bits: at least 2048 required");
+  if (bits > kMaxRsaBits) reject(TOKENWELL_JWT_EKEY, "n: RSA key larger than 16384 bits");
+  BIGNUM* raw = nullptr;
+  if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &raw) != 1 || raw == nullptr) {
+    ERR_clear_error();
+    reject(TOKENWELL_JWT_EKEY, "e: missing");
+  }
+  const BnPtr e(raw);
+  if (!BN_is_odd(e.get()) || BN_is_one(e.get()))
+    reject(TOKENWELL_JWT_EWEAK_KEY, "e: the RSA public exponent must be odd and at least 3");
+  raw = nullptr;
+  if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &raw) != 1 || raw == nullptr) {
+    ERR_clear_error();
+    reject(TOKENWELL_JWT_EKEY, "n: missing");
+  }
+  const BnPtr n(raw);
+  if (BN_cmp(e.get(), n.get()) >= 0) reject(TOKENWELL_JWT_EKEY, "e: not smaller than n");
+  if (has_roca_fingerprint(n.get()))
+    reject(TOKENWELL_JWT_EWEAK_KEY, "n: the modulus has the ROCA fingerprint (CVE-2017-15361): the key is factorable");
+}
+
+// The Ed25519 points of order 1, 2, 4 and 8, sign bit cleared (libsodium's
+// blocklist; their non-canonical encodings y + p are listed too). With such a
+// public key, or such an R, a signature can verify for any message: with
+// A = R = identity and S = 0, [S]B = R + [k]A holds whatever k is.
+bool is_small_order_point(std::string_view encoded) {
+  static constexpr unsigned char kSmallOrder[][32] = {
+      {0x01},  // identity (order 1)
+      {0x00},  // order 4
+      {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+       0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05},
+      {0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+       0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a},
+      {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},  // p - 1 (order 2)
+      {0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},  // p = 0
+      {0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},  // p + 1 = 1
+  };
+  if (encoded.size() != 32) return false;
+  for (const auto& point : kSmallOrder) {
+    bool same = (static_cast<unsigned char>(encoded[31]) & 0x7f) == point[31];
+    for (std::size_t i = 0; same && i < 31; ++i) same = static_cast<unsigned char>(encoded[i]) == point[i];
+    if (same) return true;
+  }
+  return false;
+}
+
+// "use" and "key_ops" (RFC 7517 4.2, 4.3): when present they must allow one
+// of `operations`: "verify" for a public key, "sign" for a signing key,
+// either for a private key read for both (a key file, whose public half is
+// published).
+void check_key_use(const json& jwk, std::initializer_list<std::string_view> operations) {
+  if (const auto use = jwk.find("use"); use != jwk.end()) {
+    if (!use->is_string()) reject(TOKENWELL_JWT_EKEY, "use: expected a string");
+    if (*use != "sig")
+      reject(TOKENWELL_JWT_EKEY_USE, "use: '" + use->get<std::string>().substr(0, 16) + "' is not a signing key (\"sig\")");
+  }
+  const auto ops = jwk.find("key_ops");
+  if (ops == jwk.end()) return;
+  if (!ops->is_array()) reject(TOKENWELL_JWT_EKEY, "key_ops: expected an array of strings");
+  std::set<std::string> seen;
+  for (const json& op : *ops) {
+    if (!op.is_string()) reject(TOKENWELL_JWT_EKEY, "key_ops: expected an array of strings");
+    if (!seen.insert(op.get<std::string>()).second) reject(TOKENWELL_JWT_EKEY, "key_ops: a value appears twice");
+  }
+  std::string wanted;
+  for (const std::string_view op : operations) {
+    if (seen.contains(std::string(op))) return;
+    wanted += (wanted.empty() ? "" : " or ") + std::string(op);
+  }
+  reject(TOKENWELL_JWT_EKEY_USE, "key_ops: does not allow " + wanted);
+}
 
 // Builds an EVP_PKEY of `type` ("RSA", "EC") from OSSL parameters.
 class ParamBuilder {
@@ -277,7 +443,7 @@ class ParamBuilder {
         EVP_PKEY_fromdata(ctx.get(), &raw,
                           is_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params.get()) <= 0)
       reject(TOKENWELL_JWT_EKEY);
-    // Decoding an EC point checks it is on the curve (P-256 has cofactor 1,
+    // Decoding an EC point checks it is on the curve (the NIST curves have cofactor 1,
     // so that suffices). EVP_PKEY_public_check is not called: for RSA it runs
     // a primality test of n, milliseconds per key on every verify.
     return PkeyPtr(raw);
@@ -300,8 +466,12 @@ Key Key::from_json(const json& jwk, bool need_private) {
   Key key;
   key.kid_ = string_member(jwk, "kid", TOKENWELL_JWT_EKEY);
   if (key.kid_ && key.kid_->size() > kKidMax) reject(TOKENWELL_JWT_EKEY, "kid: longer than 256 characters");
-  if (const auto use = string_member(jwk, "use", TOKENWELL_JWT_EKEY); use && *use != "sig")
-    reject(TOKENWELL_JWT_EKEY, "use: '" + use->substr(0, 16) + "' is not a signing key (\"sig\")");
+  if (need_private)
+    check_key_use(jwk, {"sign"});
+  else if (has(jwk, "d"))
+    check_key_use(jwk, {"sign", "verify"});
+  else
+    check_key_use(jwk, {"verify"});
   const auto alg_member = string_member(jwk, "alg", TOKENWELL_JWT_EKEY);
   const auto crv = string_member(jwk, "crv", TOKENWELL_JWT_EKEY);
   std::optional<Alg> alg;
@@ -312,7 +482,7 @@ Key Key::from_json(const json& jwk, bool need_private) {
 
   if (*kty == "RSA") {
     if (!alg) alg = Alg::RS256;
-    if (*alg != Alg::RS256 && *alg != Alg::PS256)
+    if (!is_rsa(*alg))
       reject(TOKENWELL_JWT_EALG_KEY, alg_text() + " is not an RSA signature algorithm");
     const std::string n = decode_member(jwk, "n", TOKENWELL_JWT_EKEY);
     const std::size_t n_bits = 8 * (n.size() - std::min(n.size(), n.find_first_not_of('\0')));
@@ -341,23 +511,28 @@ Key Key::from_json(const json& jwk, bool need_private) {
       }
     }
     key.pkey_ = b.build("RSA", is_private);
-    if (EVP_PKEY_get_bits(key.pkey_.get()) < kMinRsaBits)
-      reject(TOKENWELL_JWT_EWEAK_KEY, "n: RSA key under 2048 bits");
+    check_rsa_public(key.pkey_.get());
   } else if (*kty == "EC") {
-    if (!crv || *crv != "P-256") reject(TOKENWELL_JWT_EKEY, "crv: '" + crv.value_or("").substr(0, 16) + "' is not P-256");
-    if (!alg) alg = Alg::ES256;
-    if (*alg != Alg::ES256) reject(TOKENWELL_JWT_EALG_KEY, alg_text() + " does not match curve P-256");
+    const Curve* curve = nullptr;
+    for (const Curve& c : kCurves)
+      if (crv && *crv == c.crv) curve = &c;
+    if (curve == nullptr)
+      reject(TOKENWELL_JWT_EKEY, "crv: '" + crv.value_or("").substr(0, 16) + "' is not P-256, P-384 or P-521");
+    if (!alg) alg = curve->alg;
+    if (*alg != curve->alg)
+      reject(TOKENWELL_JWT_EALG_KEY, alg_text() + " does not match curve " + std::string(curve->crv));
     const std::string x = decode_member(jwk, "x", TOKENWELL_JWT_EKEY);
     const std::string y = decode_member(jwk, "y", TOKENWELL_JWT_EKEY);
     // RFC 7518 6.2.1.2: coordinates are the full field size, never shortened.
-    if (x.size() != kEs256Half) reject(TOKENWELL_JWT_EKEY, "x: required, 32 bytes base64url");
-    if (y.size() != kEs256Half) reject(TOKENWELL_JWT_EKEY, "y: required, 32 bytes base64url");
+    const std::string size = std::to_string(curve->size) + " bytes base64url";
+    if (x.size() != curve->size) reject(TOKENWELL_JWT_EKEY, "x: required, " + size);
+    if (y.size() != curve->size) reject(TOKENWELL_JWT_EKEY, "y: required, " + size);
     ParamBuilder b;
-    b.utf8(OSSL_PKEY_PARAM_GROUP_NAME, "P-256");
+    b.utf8(OSSL_PKEY_PARAM_GROUP_NAME, curve->crv.data());  // a literal: NUL-terminated, kept
     b.octets(OSSL_PKEY_PARAM_PUB_KEY, std::string(1, '\x04') + x + y);
     if (is_private) {
       WipedString d{decode_member(jwk, "d", TOKENWELL_JWT_EKEY)};
-      if (d.bytes.size() != kEs256Half) reject(TOKENWELL_JWT_EKEY, "d: wrong length for the curve");
+      if (d.bytes.size() != curve->size) reject(TOKENWELL_JWT_EKEY, "d: wrong length for the curve");
       b.bn(OSSL_PKEY_PARAM_PRIV_KEY, d.bytes);
     }
     key.pkey_ = b.build("EC", is_private);
@@ -367,6 +542,7 @@ Key Key::from_json(const json& jwk, bool need_private) {
     if (*alg != Alg::EdDSA) reject(TOKENWELL_JWT_EALG_KEY, alg_text() + " does not match an Ed25519 key");
     const std::string x = decode_member(jwk, "x", TOKENWELL_JWT_EKEY);
     if (x.size() != 32) reject(TOKENWELL_JWT_EKEY, "x: required, 32 bytes base64url");
+    if (is_small_order_point(x)) reject(TOKENWELL_JWT_EWEAK_KEY, "x: a point of small order is no public key");
     EVP_PKEY* raw = nullptr;
     if (is_private) {
       WipedString d{decode_member(jwk, "d", TOKENWELL_JWT_EKEY)};
@@ -389,11 +565,14 @@ Key Key::from_json(const json& jwk, bool need_private) {
     }
   } else if (*kty == "oct") {
     if (!alg) alg = Alg::HS256;
-    if (*alg != Alg::HS256) reject(TOKENWELL_JWT_EALG_KEY, alg_text() + " does not match a symmetric key");
+    if (!is_hmac(*alg)) reject(TOKENWELL_JWT_EALG_KEY, alg_text() + " does not match a symmetric key");
     key.secret_ = decode_member(jwk, "k", TOKENWELL_JWT_EKEY);
-    if (key.secret_.size() < kMinHmacBytes) {
+    // RFC 7518 3.2: a key at least as long as the hash output.
+    const std::size_t min_bytes = static_cast<std::size_t>(EVP_MD_get_size(digest_of(*alg)));
+    if (key.secret_.size() < min_bytes) {
       OPENSSL_cleanse(key.secret_.data(), key.secret_.size());
-      reject(TOKENWELL_JWT_EWEAK_KEY, "k: HMAC key under 256 bits");
+      reject(TOKENWELL_JWT_EWEAK_KEY, "k: HMAC key under " + std::to_string(8 * min_bytes) + " bits for " +
+                                          std::string(alg_name(*alg)));
     }
   } else {
     reject(TOKENWELL_JWT_EKEY, "kty: unsupported key type '" + kty->substr(0, 16) + "'");
@@ -421,10 +600,10 @@ Key Key::parse_private(std::string_view jwk_json) {
 
 std::string Key::sign(std::string_view input) const {
   const auto* data = reinterpret_cast<const unsigned char*>(input.data());
-  if (alg_ == Alg::HS256) {
+  if (symmetric()) {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_len = 0;
-    if (HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()), data, input.size(),
+    if (HMAC(digest_of(alg_), secret_.data(), static_cast<int>(secret_.size()), data, input.size(),
              mac, &mac_len) == nullptr)
       reject(TOKENWELL_JWT_EINTERNAL);
     return std::string(reinterpret_cast<char*>(mac), mac_len);
@@ -438,51 +617,51 @@ std::string Key::sign(std::string_view input) const {
                      input.size()) != 1)
     reject(TOKENWELL_JWT_EINTERNAL);
   sig.resize(sig_len);
-  if (alg_ != Alg::ES256) return sig;
-  // JWS carries R || S, each 32 bytes big-endian (RFC 7518 3.4), not DER.
+  if (!is_ecdsa(alg_)) return sig;
+  // JWS carries R || S, each the curve's size big-endian (RFC 7518 3.4), not DER.
+  const int half = static_cast<int>(curve_of(alg_).size);
   const auto* der = reinterpret_cast<const unsigned char*>(sig.data());
   EcdsaSigPtr parsed(d2i_ECDSA_SIG(nullptr, &der, static_cast<long>(sig.size())));
   if (!parsed) reject(TOKENWELL_JWT_EINTERNAL);
-  std::string raw(2 * kEs256Half, '\0');
+  std::string raw(2 * static_cast<std::size_t>(half), '\0');
   auto* out = reinterpret_cast<unsigned char*>(raw.data());
-  if (BN_bn2binpad(ECDSA_SIG_get0_r(parsed.get()), out, kEs256Half) != kEs256Half ||
-      BN_bn2binpad(ECDSA_SIG_get0_s(parsed.get()), out + kEs256Half, kEs256Half) != kEs256Half)
+  if (BN_bn2binpad(ECDSA_SIG_get0_r(parsed.get()), out, half) != half ||
+      BN_bn2binpad(ECDSA_SIG_get0_s(parsed.get()), out + half, half) != half)
     reject(TOKENWELL_JWT_EINTERNAL);
   return raw;
 }
 
 void Key::verify(std::string_view input, std::string_view signature) const {
   const auto* data = reinterpret_cast<const unsigned char*>(input.data());
-  if (alg_ == Alg::HS256) {
-    if (signature.size() != 32) reject(TOKENWELL_JWT_ESIG_FORMAT);
+  if (symmetric()) {
     const std::string expected = sign(input);
-    if (CRYPTO_memcmp(expected.data(), signature.data(), 32) != 0)
+    if (signature.size() != expected.size()) reject(TOKENWELL_JWT_ESIG_FORMAT);
+    if (CRYPTO_memcmp(expected.data(), signature.data(), expected.size()) != 0)
       reject(TOKENWELL_JWT_ESIGNATURE);
     return;
   }
   std::string der;
   std::string_view to_check = signature;
+  if (is_rsa(alg_) && signature.size() != static_cast<std::size_t>(EVP_PKEY_get_size(pkey_.get())))
+    reject(TOKENWELL_JWT_ESIG_FORMAT);
   switch (alg_) {
-    case Alg::RS256:
-    case Alg::PS256:
-      if (signature.size() != static_cast<std::size_t>(EVP_PKEY_get_size(pkey_.get())))
-        reject(TOKENWELL_JWT_ESIG_FORMAT);
-      break;
     case Alg::EdDSA:
       if (signature.size() != 64) reject(TOKENWELL_JWT_ESIG_FORMAT);
+      if (is_small_order_point(signature.substr(0, 32))) reject(TOKENWELL_JWT_ESIGNATURE);
       break;
-    case Alg::ES256: {
-      if (signature.size() != 2 * kEs256Half) reject(TOKENWELL_JWT_ESIG_FORMAT);
+    case Alg::ES256:
+    case Alg::ES384:
+    case Alg::ES512: {
+      const Curve& curve = curve_of(alg_);
+      const int half = static_cast<int>(curve.size);
+      if (signature.size() != 2 * curve.size) reject(TOKENWELL_JWT_ESIG_FORMAT);
       const auto* raw = reinterpret_cast<const unsigned char*>(signature.data());
-      BnPtr r(check_alloc(BN_bin2bn(raw, kEs256Half, nullptr)));
-      BnPtr s(check_alloc(BN_bin2bn(raw + kEs256Half, kEs256Half, nullptr)));
-      BIGNUM* order_raw = nullptr;
-      if (BN_hex2bn(&order_raw, std::string(kP256Order).c_str()) == 0)
-        reject(TOKENWELL_JWT_EINTERNAL);
-      BnPtr order(order_raw);
+      BnPtr r(check_alloc(BN_bin2bn(raw, half, nullptr)));
+      BnPtr s(check_alloc(BN_bin2bn(raw + half, half, nullptr)));
+      const BIGNUM* order = curve_order(curve);
       // r = s = 0 verified in some implementations (CVE-2022-21449).
-      if (BN_is_zero(r.get()) || BN_is_zero(s.get()) || BN_cmp(r.get(), order.get()) >= 0 ||
-          BN_cmp(s.get(), order.get()) >= 0)
+      if (BN_is_zero(r.get()) || BN_is_zero(s.get()) || BN_cmp(r.get(), order) >= 0 ||
+          BN_cmp(s.get(), order) >= 0)
         reject(TOKENWELL_JWT_ESIG_FORMAT);
       EcdsaSigPtr sig(check_alloc(ECDSA_SIG_new()));
       if (ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) reject(TOKENWELL_JWT_EINTERNAL);
@@ -496,7 +675,7 @@ void Key::verify(std::string_view input, std::string_view signature) const {
       to_check = der;
       break;
     }
-    case Alg::HS256:
+    default:
       break;
   }
   const MdCtxPtr ctx = digest_context(alg_, pkey_.get(), Digest::verify);
@@ -526,6 +705,17 @@ WipedString bn_param(const EVP_PKEY* key, const char* name, std::size_t width = 
 
 std::string b64(const WipedString& bytes) { return base64url_encode(bytes.bytes); }
 
+// The curve of an EC key; EKEY for curves other than P-256, P-384, P-521.
+const Curve& curve_of_key(const EVP_PKEY* pkey) {
+  char group[64] = {};
+  std::size_t len = 0;
+  if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len) == 1)
+    for (const Curve& c : kCurves)
+      if (std::string_view(group) == c.group) return c;
+  ERR_clear_error();
+  reject(TOKENWELL_JWT_EKEY, std::string("EC key on curve '") + group + "': only P-256, P-384 and P-521 are supported");
+}
+
 // The members of `key` (public, or all of them): the one serialization of a
 // key, whether it was made here, read from PEM or parsed from a JWK.
 json key_members(const EVP_PKEY* key, bool with_private) {
@@ -545,9 +735,10 @@ json key_members(const EVP_PKEY* key, bool with_private) {
       }
     }
   } else if (EVP_PKEY_is_a(key, "EC")) {
-    m = {{"kty", "EC"}, {"crv", "P-256"}, {"x", b64(bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, kEs256Half))},
-         {"y", b64(bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, kEs256Half))}};
-    if (with_private) m["d"] = b64(bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, kEs256Half));
+    const Curve& curve = curve_of_key(key);
+    m = {{"kty", "EC"}, {"crv", curve.crv}, {"x", b64(bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, curve.size))},
+         {"y", b64(bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, curve.size))}};
+    if (with_private) m["d"] = b64(bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, curve.size));
   } else if (EVP_PKEY_is_a(key, "ED25519")) {
     WipedString x{std::string(32, '\0')};
     std::size_t n = 32;
@@ -562,7 +753,7 @@ json key_members(const EVP_PKEY* key, bool with_private) {
       m["d"] = b64(d);
     }
   } else {
-    reject(TOKENWELL_JWT_EKEY, "unsupported key type (expected an RSA, EC P-256 or Ed25519 key)");
+    reject(TOKENWELL_JWT_EKEY, "unsupported key type (expected an RSA, EC or Ed25519 key)");
   }
   return m;
 }
@@ -578,33 +769,31 @@ void wipe_strings(json& j) {
 // The algorithm a key's type implies, and that the type allows `alg`.
 Alg checked_alg(const EVP_PKEY* pkey, std::optional<Alg> wanted) {
   if (EVP_PKEY_is_a(pkey, "RSA")) {
-    const int bits = EVP_PKEY_get_bits(pkey);
-    if (bits < kMinRsaBits)
-      reject(TOKENWELL_JWT_EWEAK_KEY, "RSA key of " + std::to_string(bits) + " bits: at least 2048 required");
-    if (bits > kMaxRsaBits) reject(TOKENWELL_JWT_EKEY, "RSA key larger than 16384 bits");
-    if (wanted && *wanted != Alg::RS256 && *wanted != Alg::PS256) reject(TOKENWELL_JWT_EALG_KEY);
+    check_rsa_public(pkey);
+    if (wanted && !is_rsa(*wanted)) reject(TOKENWELL_JWT_EALG_KEY);
     return wanted.value_or(Alg::RS256);
   }
   if (EVP_PKEY_is_a(pkey, "EC")) {
-    char group[64] = {};
-    std::size_t len = 0;
-    if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len) != 1 ||
-        std::string_view(group) != "prime256v1")
-      reject(TOKENWELL_JWT_EKEY, std::string("EC key on curve '") + group + "': only P-256 (ES256) is supported");
-    if (wanted && *wanted != Alg::ES256) reject(TOKENWELL_JWT_EALG_KEY);
-    return Alg::ES256;
+    const Curve& curve = curve_of_key(pkey);
+    if (wanted && *wanted != curve.alg) reject(TOKENWELL_JWT_EALG_KEY);
+    return curve.alg;
   }
   if (EVP_PKEY_is_a(pkey, "ED25519")) {
+    unsigned char x[32];
+    std::size_t len = sizeof x;
+    if (EVP_PKEY_get_raw_public_key(pkey, x, &len) != 1 || len != 32) reject(TOKENWELL_JWT_EKEY);
+    if (is_small_order_point(std::string_view(reinterpret_cast<char*>(x), 32)))
+      reject(TOKENWELL_JWT_EWEAK_KEY, "a point of small order is no public key");
     if (wanted && *wanted != Alg::EdDSA) reject(TOKENWELL_JWT_EALG_KEY);
     return Alg::EdDSA;
   }
-  reject(TOKENWELL_JWT_EKEY, "unsupported key type (expected an RSA, EC P-256 or Ed25519 key)");
+  reject(TOKENWELL_JWT_EKEY, "unsupported key type (expected an RSA, EC or Ed25519 key)");
 }
 
 }  // namespace
 
 bool Key::has_private() const {
-  if (alg_ == Alg::HS256) return !secret_.empty();
+  if (symmetric()) return !secret_.empty();
   return !bn_param(pkey_.get(), OSSL_PKEY_PARAM_RSA_D).bytes.empty() ||
          !bn_param(pkey_.get(), OSSL_PKEY_PARAM_PRIV_KEY).bytes.empty() ||
          (EVP_PKEY_is_a(pkey_.get(), "ED25519") && [&] {
@@ -629,11 +818,19 @@ Key Key::from_pkey(EVP_PKEY* pkey, Alg alg, std::optional<std::string> kid) {
 Key Key::generate(Alg alg) {
   EVP_PKEY* raw = nullptr;
   switch (alg) {
-    case Alg::ES256: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); break;
-    case Alg::RS256:
-    case Alg::PS256: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{2048}); break;
+    case Alg::ES256:
+    case Alg::ES384:
+    case Alg::ES512:
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve_of(alg).crv.data());
+      break;
+    case Alg::RS256: case Alg::RS384: case Alg::RS512:
+    case Alg::PS256: case Alg::PS384: case Alg::PS512:
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{2048});
+      break;
     case Alg::EdDSA: raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"); break;
-    case Alg::HS256: reject(TOKENWELL_EINVAL, "HS256 keys are not generated here");
+    case Alg::HS256:
+    case Alg::HS384:
+    case Alg::HS512: reject(TOKENWELL_EINVAL, "HMAC keys are not generated here");
   }
   if (raw == nullptr) {
     ERR_clear_error();
@@ -661,7 +858,7 @@ Key Key::from_pem(std::string_view pem) {
 }
 
 json Key::public_jwk() const {
-  if (alg_ == Alg::HS256) reject(TOKENWELL_JWT_EKEY, "kty: symmetric keys (oct) cannot be published in a public JWKS");
+  if (symmetric()) reject(TOKENWELL_JWT_EKEY, "kty: symmetric keys (oct) cannot be published in a public JWKS");
   json pub = key_members(pkey_.get(), false);
   if (kid_) pub["kid"] = *kid_;
   pub["alg"] = alg_name(alg_);
@@ -670,7 +867,7 @@ json Key::public_jwk() const {
 }
 
 std::string Key::private_jwk_json() const {
-  if (alg_ == Alg::HS256) reject(TOKENWELL_JWT_EKEY, "kty: symmetric keys (oct) cannot be published in a public JWKS");
+  if (symmetric()) reject(TOKENWELL_JWT_EKEY, "kty: symmetric keys (oct) cannot be published in a public JWKS");
   json priv = key_members(pkey_.get(), true);
   if (kid_) priv["kid"] = *kid_;
   priv["alg"] = alg_name(alg_);
@@ -715,17 +912,23 @@ std::string thumbprint(const json& public_jwk) {
 KeySet KeySet::parse(std::string_view jwks_json) {
   const json doc = parse_object(jwks_json);
   KeySet set;
-  const auto add_one = [&set](const json& jwk) {
+  std::set<std::string> kids;
+  bool symmetric = false, asymmetric = false;
+  const auto add_one = [&](const json& jwk) {
     Entry entry{std::nullopt, 0, std::nullopt};
     if (jwk.is_object()) {
       const auto kid = jwk.find("kid");
-      if (kid != jwk.end() && kid->is_string()) entry.kid = kid->get<std::string>();
+      if (kid != jwk.end() && kid->is_string()) {
+        entry.kid = kid->get<std::string>();
+        // Which key a kid names must not depend on the verifier (RFC 7517 4.5).
+        if (!kids.insert(*entry.kid).second)
+          reject(TOKENWELL_JWT_EKID_DUPLICATE, "kid: '" + entry.kid->substr(0, 64) + "' names two keys");
+      }
       const auto kty = jwk.find("kty");
       if (kty == jwk.end() || !kty->is_string()) return;  // not a key at all
       const std::string& t = kty->get_ref<const std::string&>();
       if (t != "RSA" && t != "EC" && t != "OKP" && t != "oct") return;  // unknown kty: skip
-      const auto use = jwk.find("use");
-      if (use != jwk.end() && *use != "sig") return;  // an encryption key
+      (t == "oct" ? symmetric : asymmetric) = true;
     } else {
       return;
     }
@@ -744,6 +947,10 @@ KeySet KeySet::parse(std::string_view jwks_json) {
   } else {
     reject(TOKENWELL_JWT_EKEY);
   }
+  // A secret key beside public ones: a JWKS meant to be public that leaks a
+  // secret, or one whose kid could switch a token between HMAC and a
+  // signature (Wycheproof's MixedKeySet).
+  if (symmetric && asymmetric) reject(TOKENWELL_JWT_EKEY, "the keyset mixes symmetric (oct) and asymmetric keys");
   return set;
 }
 
@@ -757,8 +964,11 @@ std::vector<const Key*> KeySet::candidates(const std::optional<std::string>& kid
     // Without a kid, trying every key would let the token choose; only a
     // keyset of exactly one key is unambiguous.
     if (entries_.empty()) reject(TOKENWELL_JWT_EKEY);
-    if (entries_.size() > 1) reject(TOKENWELL_JWT_EKID_MISSING);
-    named.push_back(&entries_.front());
+    // Keys for other uses (encryption) do not make the choice ambiguous.
+    for (const Entry& e : entries_)
+      if (e.status != TOKENWELL_JWT_EKEY_USE) named.push_back(&e);
+    if (named.empty()) named.push_back(&entries_.front());
+    if (named.size() > 1) reject(TOKENWELL_JWT_EKID_MISSING);
   }
   std::vector<const Key*> out;
   int status = 0;
@@ -782,9 +992,9 @@ std::string verify_jws(const KeySet& keys, std::string_view token) {
   if (token.size() > TOKENWELL_JWT_TOKEN_MAX) reject(TOKENWELL_JWT_ETOOLARGE);
   const std::size_t dot1 = token.find('.');
   const std::size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
-  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos ||
-      dot1 == 0 || dot2 == dot1 + 1)
-    reject(TOKENWELL_JWT_EMALFORMED);  // JWE (5 parts), JSON serialization, detached payloads
+  // An empty payload is a JWS (RFC 7515 allows it); verify_jwt refuses it.
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos || dot1 == 0)
+    reject(TOKENWELL_JWT_EMALFORMED);  // JWE (5 parts), JSON serialization
   const std::string_view header_b64 = token.substr(0, dot1);
   const std::string_view payload_b64 = token.substr(dot1 + 1, dot2 - dot1 - 1);
   const std::string_view signature_b64 = token.substr(dot2 + 1);
@@ -860,6 +1070,8 @@ std::int64_t add_clamped(std::int64_t a, std::int64_t b) {
 
 std::string verify_jwt(const KeySet& keys, std::string_view token, const VerifyOptions& options) {
   std::string payload = verify_jws(keys, token);
+  // Checked after the signature: a JWS without payload carries no claims.
+  if (payload.empty()) reject(TOKENWELL_JWT_EMALFORMED, "empty payload: not a JWT");
   const json claims = parse_object(payload);
   const std::int64_t now = options.now != 0 ? options.now : real_now();
   const std::int64_t leeway = options.leeway < 0 ? TOKENWELL_JWT_DEFAULT_LEEWAY : options.leeway;

@@ -180,7 +180,8 @@ const char* tokenwell_jwt_strerror(int code) {
     case TOKENWELL_JWT_ESIG_FORMAT:
       return "signature has the wrong length or out-of-range values";
     case TOKENWELL_JWT_EWEAK_KEY:
-      return "key too weak (RSA under 2048 bits, HMAC under 256 bits)";
+      return "key too weak (RSA under 2048 bits, RSA exponent even or under 3, ROCA-fingerprinted RSA "
+             "modulus, Ed25519 point of small order, HMAC under 256 bits)";
     case TOKENWELL_JWT_EKEY:
       return "key or keyset is invalid or has no usable key";
     case TOKENWELL_JWT_ENO_SIGNING_KEY:
@@ -201,6 +202,10 @@ const char* tokenwell_jwt_strerror(int code) {
       return "claim has the wrong type (exp/nbf/iat a number, iss a string, aud a string or array of strings)";
     case TOKENWELL_JWT_EINTERNAL:
       return "internal error in the crypto library";
+    case TOKENWELL_JWT_EKEY_USE:
+      return "key's use or key_ops do not allow this (verify; sign for a signing key)";
+    case TOKENWELL_JWT_EKID_DUPLICATE:
+      return "keyset has two keys with the same kid";
     default:
       // jwt.h owns 100-199; every other code keeps tokenwell_strerror()'s text.
       if (code >= 100 && code <= 199) return "unknown error code";

@@ -59,10 +59,12 @@ struct Outcome {
 // Variables to set in a child (nullopt: unset), over a copy of ours.
 using Env = std::vector<std::pair<std::string, std::optional<std::string>>>;
 
-// A child process with stdout and stderr on pipes and stdin on /dev/null.
+// A child process with stdout and stderr on pipes and stdin on /dev/null
+// (or the file `stdin_path`).
 class Process {
  public:
-  Process(const std::vector<std::string>& argv, const Env& env = {}) {
+  Process(const std::vector<std::string>& argv, const Env& env = {},
+          const std::string& stdin_path = "/dev/null") {
     int out[2], err[2];
     if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
       ADD_FAILURE() << "pipe2: " << std::strerror(errno);
@@ -70,7 +72,7 @@ class Process {
     }
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 0, stdin_path.c_str(), O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     posix_spawn_file_actions_adddup2(&actions, err[1], 2);
     std::vector<char*> args;

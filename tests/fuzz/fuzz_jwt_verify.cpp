@@ -1,7 +1,8 @@
 // Fuzzes JWT verification end to end: header, payload and signature parsing,
 // the RFC 8725 checks, and JWKS parsing. An input "JWKS\ntoken" is verified
 // against its own JWKS; an input without a newline is a token verified
-// against a fixed keyset (ES256, RS256, EdDSA, HS256 test keys) so the
+// against a fixed keyset (ES256, RS256, EdDSA test keys; a keyset never mixes
+// an HMAC key with public keys) so the
 // fuzzer can reach the signature checks. Nothing may crash, and anything that
 // verifies must come with a JSON object of claims.
 #include <cstdint>
@@ -16,8 +17,8 @@
 
 namespace {
 
-// The public half of tests/jwt/test_keys.json (plus its HS256 key).
-constexpr std::string_view kFixedJwks = R"({"keys":[{"kty":"EC","kid":"es-1","alg":"ES256","use":"sig","crv":"P-256","x":"8FaGo8f0rVPUHBjZGQIu_n-XodfO-TbgbKyEVYLvShU","y":"aNgXWnd-0QRcHmIeY_FCgtj6HdfyLSPeAGStqoPg8G8"},{"kty":"RSA","kid":"rs-1","alg":"RS256","use":"sig","n":"5U0bSM-u4vcYezm9w9HQOvRcZ01AzjcJINJAlQUa0WMQj2fG_NTA70MQz1Mu8ZY4uXN_IgNO6c9YKqIC9iBDouckjQdjaAGM0VUKUo7zFeU3Z-0HPZ6WyRwWrRJr_vyc7JYjaINKPl5AhV3IvRJYLFk0pBSu-wxaPU7IN_KE_UQ1QRZ7zovT6wQrAArBDDjtk8WKrSaoQvPbpUS0a18hT-vKtLNHsAOjOjIj2v4IrZtvxG8_JO4SO0LsspJrFv3vYXZE3JaA0pzdIIfZXBj8IPz3KLTrDJyrCGlVKciFrqngpyDFedBLktfzYp2ZGLb9BCnDYeIhEfqlSrk2txAH1Q","e":"AQAB"},{"kty":"OKP","kid":"ed-1","alg":"EdDSA","use":"sig","crv":"Ed25519","x":"VNtzf71AdOu3jyvYnPJnA3BPGtDgskAKjDnZNZu28HE"},{"kty":"oct","kid":"hs-1","alg":"HS256","use":"sig","k":"hntDxg3W0pcucTCbLbTEV4eTQF1d9XbThvrz7ael_pc"}]})";
+// The public half of tests/jwt/test_keys.json.
+constexpr std::string_view kFixedJwks = R"({"keys":[{"kty":"EC","kid":"es-1","alg":"ES256","use":"sig","crv":"P-256","x":"8FaGo8f0rVPUHBjZGQIu_n-XodfO-TbgbKyEVYLvShU","y":"aNgXWnd-0QRcHmIeY_FCgtj6HdfyLSPeAGStqoPg8G8"},{"kty":"RSA","kid":"rs-1","alg":"RS256","use":"sig","n":"5U0bSM-u4vcYezm9w9HQOvRcZ01AzjcJINJAlQUa0WMQj2fG_NTA70MQz1Mu8ZY4uXN_IgNO6c9YKqIC9iBDouckjQdjaAGM0VUKUo7zFeU3Z-0HPZ6WyRwWrRJr_vyc7JYjaINKPl5AhV3IvRJYLFk0pBSu-wxaPU7IN_KE_UQ1QRZ7zovT6wQrAArBDDjtk8WKrSaoQvPbpUS0a18hT-vKtLNHsAOjOjIj2v4IrZtvxG8_JO4SO0LsspJrFv3vYXZE3JaA0pzdIIfZXBj8IPz3KLTrDJyrCGlVKciFrqngpyDFedBLktfzYp2ZGLb9BCnDYeIhEfqlSrk2txAH1Q","e":"AQAB"},{"kty":"OKP","kid":"ed-1","alg":"EdDSA","use":"sig","crv":"Ed25519","x":"VNtzf71AdOu3jyvYnPJnA3BPGtDgskAKjDnZNZu28HE"}]})";
 
 }  // namespace
 

@@ -3,6 +3,8 @@
 // exit codes of DESIGN.md.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "cli/cli_test_util.hpp"
 #include "jwt_test_util.hpp"
 
@@ -72,6 +74,36 @@ TEST_F(JwtCli, InvalidTokensExitOneWithTheReasonAndNeverTheToken) {
 
   o = tokenwell({"jwt", "verify", "sessions", "garbage"});
   EXPECT_EQ(o.exit_code, 1);
+}
+
+// "-": the token from standard input, never on the command line where any
+// user reads it in /proc/PID/cmdline.
+TEST_F(JwtCli, VerifyReadsTheTokenFromStdinWithDash) {
+  const std::string token = sign(R"({"sub":"alice","aud":"api"})");
+  const auto verify_stdin = [&](const std::string& input, std::vector<std::string> extra = {}) {
+    const std::string path = (dir.path() / "token-input").string();
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << input;
+    std::vector<std::string> args = {"jwt", "verify", "sessions", "-"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Process(cli_args(args), {}, path).finish();
+  };
+  for (const std::string& input : {token, token + "\n", token + "\r\n"}) {
+    const Outcome o = verify_stdin(input, {"--aud", "api"});
+    ASSERT_EQ(o.exit_code, 0) << o.err;
+    EXPECT_EQ(nlohmann::json::parse(o.out)["sub"], "alice");
+  }
+  // Invalid tokens on stdin: exit 1 with the reason, as on the command line.
+  Outcome o = verify_stdin(token, {"--aud", "other"});
+  EXPECT_EQ(o.exit_code, 1) << o.err;
+  EXPECT_NE(o.err.find("invalid token: aud"), std::string::npos) << o.err;
+  EXPECT_EQ(o.err.find(token), std::string::npos);
+  o = verify_stdin(token + "\n\n");  // one newline is dropped, not any whitespace
+  EXPECT_EQ(o.exit_code, 1) << o.err;
+  o = verify_stdin("");
+  EXPECT_EQ(o.exit_code, 1) << o.err;
+  o = verify_stdin(std::string(TOKENWELL_JWT_TOKEN_MAX * 4, 'a'));  // refused without reading it all
+  EXPECT_EQ(o.exit_code, 1) << o.err;
+  EXPECT_NE(o.err.find("invalid token"), std::string::npos) << o.err;
 }
 
 TEST_F(JwtCli, JwksPrintsThePublicKeysOnly) {

@@ -103,7 +103,8 @@ const std::vector<Case>& corpus() {
        [] { return es256(R"({"alg":"NONE","kid":"es-1"})"); }, TOKENWELL_JWT_EALG_NONE},
       {"alg_missing", [] { return es256(R"({"kid":"es-1"})"); }, TOKENWELL_JWT_EALG_UNKNOWN},
       {"alg_not_string", [] { return es256(R"({"alg":256,"kid":"es-1"})"); }, TOKENWELL_JWT_EALG_UNKNOWN},
-      {"alg_es512", [] { return es256(header("ES512", "es-1")); }, TOKENWELL_JWT_EALG_UNKNOWN},
+      {"alg_es521", [] { return es256(header("ES521", "es-1")); }, TOKENWELL_JWT_EALG_UNKNOWN},
+      {"alg_es512_on_es256_key", [] { return es256(header("ES512", "es-1")); }, TOKENWELL_JWT_EALG_KEY},
       // HS/RS confusion (CVE-2015-9235, CVE-2016-10555): an HMAC keyed with the
       // public key, naming the RSA key. The RSA key allows only RS256.
       {"hs256_with_rsa_public_key",
@@ -194,7 +195,7 @@ const std::vector<Case>& corpus() {
          const std::string big = R"({"kty":"oct","k":")" + b64(raw + raw) + "\"}";
          return forge(jose::Key::parse_private(big), header("HS256", "hs-short"), kClaims);
        },
-       TOKENWELL_JWT_EWEAK_KEY, jwks_of({"HS256_short", "ES256"})},
+       TOKENWELL_JWT_EWEAK_KEY, jwks_of({"HS256_short", "HS256"})},
       {"keyset_without_keys", [] { return es256(header("ES256", "es-1")); }, TOKENWELL_JWT_EKID_UNKNOWN,
        R"({"keys":[]})"},
       {"keyset_not_jwks", [] { return es256(header("ES256", "es-1")); }, TOKENWELL_JWT_EKEY, R"({"foo":1})"},
@@ -232,6 +233,12 @@ const std::vector<Case>& corpus() {
       {"aud_array_with_ok",
        [] { return es256(header("ES256", "es-1"), R"({"exp":1700000600,"aud":["a","api"]})"); }, TOKENWELL_OK,
        jwks_of({"ES256"}), "api"},
+      // A UTF-8 byte order mark is no part of JSON (RFC 8259 8.1).
+      {"bom_before_header", [] { return es256("\xef\xbb\xbf" + header("ES256", "es-1")); }, TOKENWELL_JWT_EJSON},
+      {"bom_before_claims", [] { return es256(header("ES256", "es-1"), "\xef\xbb\xbf" + kClaims); },
+       TOKENWELL_JWT_EJSON},
+      // An empty payload is a JWS but no JWT.
+      {"empty_payload", [] { return es256(header("ES256", "es-1"), ""); }, TOKENWELL_JWT_EMALFORMED},
       {"aud_number", [] { return es256(header("ES256", "es-1"), R"({"exp":1700000600,"aud":7})"); },
        TOKENWELL_JWT_ECLAIM_TYPE, jwks_of({"ES256"}), "api"},
   };
@@ -279,7 +286,7 @@ TEST(CorpusFiles, EveryFileIsRejectedWithTheCodeItNames) {
 
 TEST(Strerror, EveryCodeHasItsOwnText) {
   std::set<std::string> seen;
-  for (int code = TOKENWELL_JWT_EMALFORMED; code <= TOKENWELL_JWT_EINTERNAL; ++code)
+  for (int code = TOKENWELL_JWT_EMALFORMED; code <= TOKENWELL_JWT_EKID_DUPLICATE; ++code)
     EXPECT_TRUE(seen.insert(tokenwell_jwt_strerror(code)).second) << code;
   EXPECT_STREQ(tokenwell_jwt_strerror(TOKENWELL_ENOTFOUND), tokenwell_strerror(TOKENWELL_ENOTFOUND));
   // jwt.h owns 100-199: a code of its range it does not know is unknown, and
@@ -287,7 +294,7 @@ TEST(Strerror, EveryCodeHasItsOwnText) {
   EXPECT_STREQ(tokenwell_jwt_strerror(199), "unknown error code");
   EXPECT_NE(std::string(tokenwell_strerror(TOKENWELL_JWT_EMALFORMED)).find("tokenwell_jwt_strerror"),
             std::string::npos);
-  static_assert(TOKENWELL_JWT_EMALFORMED >= 100 && TOKENWELL_JWT_EINTERNAL <= 199);
+  static_assert(TOKENWELL_JWT_EMALFORMED >= 100 && TOKENWELL_JWT_EKID_DUPLICATE <= 199);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Interop with an independent implementation, PyJWT (the test venv's): tokens
 // `tokenwell jwt sign` makes verify in PyJWT with the JWKS `tokenwell jwks`
 // prints, and tokens PyJWT signs verify with `tokenwell jwt verify`; for
-// ES256, RS256, PS256, EdDSA and HS256, over a real segment.
+// every algorithm of the library (ES/RS/PS/HS 256, 384, 512 and EdDSA), over a
+// real segment.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -26,7 +27,7 @@ class PyJwtInterop : public CliTest, public ::testing::WithParamInterface<std::s
   }
   void publish_keyset(const std::string& alg) {
     // Verify-only members of other keys too, as a rotating keyset has.
-    const std::string jwks = alg == "HS256" ? R"({"keys":[]})" : jwks_of({alg, "ES256" == alg ? "EdDSA" : "ES256"});
+    const std::string jwks = alg.starts_with("HS") ? R"({"keys":[]})" : jwks_of({alg, "ES256" == alg ? "EdDSA" : "ES256"});
     const std::string key = private_jwk(alg);  // SlotValue holds views
     SlotValue v;
     v.kind = SlotKind::keyset;
@@ -45,8 +46,8 @@ TEST_P(PyJwtInterop, TokenwellSignsPyJwtVerifies) {
 
   // PyJWT gets the JWKS as tokenwell publishes it (HS256: the shared key).
   std::string jwks;
-  if (alg == "HS256") {
-    jwks = nlohmann::json{{"keys", {test_keys()["HS256"]}}}.dump();
+  if (alg.starts_with("HS")) {
+    jwks = nlohmann::json{{"keys", {test_keys()[alg]}}}.dump();
   } else {
     const Outcome published = tokenwell({"jwks", "keys"});
     ASSERT_EQ(published.exit_code, 0) << published.err;
@@ -75,7 +76,9 @@ TEST_P(PyJwtInterop, PyJwtSignsTokenwellVerifies) {
   EXPECT_EQ(wrong_aud.exit_code, 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Jwt, PyJwtInterop, ::testing::Values("ES256", "RS256", "PS256", "EdDSA", "HS256"));
+INSTANTIATE_TEST_SUITE_P(Jwt, PyJwtInterop,
+                         ::testing::Values("ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384",
+                                           "PS512", "EdDSA", "HS256", "HS384", "HS512"));
 
 }  // namespace
 }  // namespace tw::test

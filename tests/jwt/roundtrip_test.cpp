@@ -45,7 +45,11 @@ TEST_P(RoundTrip, SignedTokenVerifiesWithThePublishedKeys) {
   const nlohmann::json claims = part(token, 1);
   EXPECT_EQ(claims["exp"].get<std::int64_t>() - claims["iat"].get<std::int64_t>(), 300);
 
-  const std::string jwks = jwks_of({"ES256", "RS256", "PS256", "EdDSA", "HS256"});
+  // A keyset holds either public keys or one shared HMAC key, never both.
+  const std::string jwks =
+      alg.starts_with("HS") ? jwks_of({alg})
+                            : jwks_of({"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384",
+                                       "PS512", "EdDSA"});
   char out[4096];
   size_t len = 0;
   tokenwell_jwt_verify_options opts = {sizeof opts, "api", nullptr, -1, 0};
@@ -60,7 +64,32 @@ TEST_P(RoundTrip, SignedTokenVerifiesWithThePublishedKeys) {
             TOKENWELL_OK);
 }
 
-INSTANTIATE_TEST_SUITE_P(Jwt, RoundTrip, ::testing::Values("ES256", "RS256", "PS256", "EdDSA", "HS256"));
+INSTANTIATE_TEST_SUITE_P(Jwt, RoundTrip,
+                         ::testing::Values("ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384",
+                                           "PS512", "EdDSA", "HS256", "HS384", "HS512"));
+
+// The empty payload: a JWS (verify_jws returns it), never a JWT.
+TEST(EmptyPayload, JwsYesJwtNo) {
+  const jose::Key key = key_of("ES256");
+  const std::string input = b64(R"({"alg":"ES256","kid":"es-1"})") + ".";
+  const std::string token = input + "." + b64(key.sign(input));
+  const jose::KeySet keys = jose::KeySet::parse(jwks_of({"ES256"}));
+  EXPECT_EQ(jose::verify_jws(keys, token), "");
+  tokenwell_jwt_verify_options opts = {sizeof opts, nullptr, nullptr, -1, 0};
+  EXPECT_EQ(tokenwell_jwt_verify_jwks(jwks_of({"ES256"}).c_str(), token.c_str(), &opts, nullptr, 0, nullptr),
+            TOKENWELL_JWT_EMALFORMED);
+}
+
+// RFC 7518 3.2: an HMAC key at least as long as the hash.
+TEST(Sign, HmacKeyShorterThanItsHashIsWeak) {
+  nlohmann::json k = test_keys()["HS256"];  // 32 bytes
+  for (const char* alg : {"HS384", "HS512"}) {
+    k["alg"] = alg;
+    int rc = 0;
+    sign_jwk(k.dump(), "{}", 60, &rc);
+    EXPECT_EQ(rc, TOKENWELL_JWT_EWEAK_KEY) << alg;
+  }
+}
 
 TEST(Sign, Ed25519IsAcceptedAsAlgName) {
   nlohmann::json k = test_keys()["EdDSA"];

@@ -15,12 +15,20 @@
  *   if (rc != TOKENWELL_OK)
  *     fprintf(stderr, "rejected: %s\n", tokenwell_jwt_strerror(rc));
  *
- * Algorithms: ES256, RS256, PS256, EdDSA (Ed25519; "Ed25519" is accepted as
- * an alg name too) and HS256. Verification follows RFC 8725: the key decides
- * the algorithm (each key allows exactly one: its "alg", else the one its
- * kty/crv implies), "none" is rejected, and a header that tries to choose a
- * key ("jwk", "x5c", "jku", "x5u") is rejected -- nothing is ever fetched.
- * Every rejection has its own code below.
+ * Algorithms: ES256/ES384/ES512 (P-256/P-384/P-521), RS256/RS384/RS512,
+ * PS256/PS384/PS512 (RSA, 2048 to 16384 bits), EdDSA (Ed25519; "Ed25519" is
+ * accepted as an alg name too) and HS256/HS384/HS512 (a key at least as long
+ * as the hash). Verification follows RFC 8725: the key decides the algorithm
+ * (each key allows exactly one: its "alg", else the one its kty/crv
+ * implies), "none" is rejected, and a header that tries to choose a key
+ * ("jwk", "x5c", "jku", "x5u") is rejected -- nothing is ever fetched. Keys
+ * that cannot be trusted are refused (EWEAK_KEY: RSA e even or under 3,
+ * ROCA-fingerprinted moduli, Ed25519 points of small order), so are keys
+ * whose "use"/"key_ops" exclude verifying (EKEY_USE), a JWKS naming two keys
+ * with one kid (EKID_DUPLICATE) or mixing an "oct" key with public keys
+ * (EKEY), and JSON that starts with a byte order mark (EJSON). A JWS with an
+ * empty payload is no JWT (EMALFORMED). Every rejection has its own code
+ * below; docs/jwt.md lists them with the Wycheproof results.
  *
  * Keysets in the segment are documented in docs/segment-format.md ("Keyset
  * slots"): the public JWKS, and for signing keysets the active private JWK.
@@ -49,7 +57,8 @@ extern "C" {
 enum {
   TOKENWELL_JWT_EMALFORMED = 100,   /* not header.payload.signature */
   TOKENWELL_JWT_EBASE64 = 101,      /* not canonical unpadded base64url */
-  TOKENWELL_JWT_EJSON = 102,        /* header or claims not a JSON object */
+  TOKENWELL_JWT_EJSON = 102,        /* header or claims not a JSON object
+                                       (also: a UTF-8 byte order mark first) */
   TOKENWELL_JWT_EDUPLICATE = 103,   /* a JSON member appears twice */
   TOKENWELL_JWT_ETOOLARGE = 104,    /* token, JSON or nesting over the limits */
   TOKENWELL_JWT_EALG_NONE = 105,    /* alg "none" (unsecured JWS) */
@@ -62,7 +71,9 @@ enum {
   TOKENWELL_JWT_EKID_MISSING = 112, /* no kid and more than one key */
   TOKENWELL_JWT_ESIGNATURE = 113,   /* signature does not verify */
   TOKENWELL_JWT_ESIG_FORMAT = 114,  /* wrong length; ECDSA r/s out of range */
-  TOKENWELL_JWT_EWEAK_KEY = 115,    /* RSA < 2048 bits, HMAC < 256 bits */
+  TOKENWELL_JWT_EWEAK_KEY = 115,    /* RSA < 2048 bits, e even or < 3, ROCA
+                                       modulus; Ed25519 small-order point;
+                                       HMAC < 256 bits */
   TOKENWELL_JWT_EKEY = 116,         /* JWK/JWKS invalid or without a usable key */
   TOKENWELL_JWT_ENO_SIGNING_KEY = 117, /* verify-only keyset; no private key */
   TOKENWELL_JWT_EEXP_MISSING = 118, /* no exp claim */
@@ -72,7 +83,10 @@ enum {
   TOKENWELL_JWT_EISSUER = 122,      /* iss missing or not the expected one */
   TOKENWELL_JWT_EAUDIENCE = 123,    /* aud missing or without the expected one */
   TOKENWELL_JWT_ECLAIM_TYPE = 124,  /* exp/nbf/iat not a number, iss/aud mistyped */
-  TOKENWELL_JWT_EINTERNAL = 125     /* crypto library failure, out of memory */
+  TOKENWELL_JWT_EINTERNAL = 125,    /* crypto library failure, out of memory */
+  TOKENWELL_JWT_EKEY_USE = 126,     /* the key's "use"/"key_ops" do not allow it
+                                       (verify, or sign for a signing key) */
+  TOKENWELL_JWT_EKID_DUPLICATE = 127 /* a JWKS with two keys of one "kid" */
 };
 
 /* Limits: longer tokens and JWKS are rejected with ETOOLARGE. */

@@ -1,7 +1,8 @@
 // jose.hpp -- tokenwell's one JOSE module (tokenwell::jose, a static C++
 // library under client-shim/ used by libtokenwell-jwt and by the agent):
 // strict base64url and JSON, JWKs as OpenSSL keys with one algorithm set
-// (ES256, RS256, PS256, EdDSA; HS256 for symmetric keys), JWS/JWT sign and
+// (ES256/384/512, RS256/384/512, PS256/384/512, EdDSA; HS256/384/512 for
+// symmetric keys: kAlgorithms), JWS/JWT sign and
 // verify, and reading a JWT's claims without verifying it.
 //
 //   KeySet keys = KeySet::parse(jwks_json);           // throws Rejection
@@ -56,10 +57,17 @@ std::optional<std::string> base64url_decode(std::string_view text);
 // TOKENWELL_JWT_JSON_MAX (ETOOLARGE), and anything but an object (EJSON).
 nlohmann::json parse_object(std::string_view text, std::size_t max_bytes = TOKENWELL_JWT_JSON_MAX);
 
-enum class Alg { HS256, RS256, PS256, ES256, EdDSA };
+enum class Alg { HS256, RS256, PS256, ES256, EdDSA, HS384, HS512, RS384, RS512, PS384, PS512, ES384, ES512 };
+// Every algorithm the library signs and verifies, in the order error
+// messages list them: the one list (the agent's config accepts these names).
+inline constexpr Alg kAlgorithms[] = {Alg::ES256, Alg::ES384, Alg::ES512, Alg::RS256, Alg::RS384,
+                                      Alg::RS512, Alg::PS256, Alg::PS384, Alg::PS512, Alg::EdDSA,
+                                      Alg::HS256, Alg::HS384, Alg::HS512};
 // "none" (any case) -> EALG_NONE; unknown -> EALG_UNKNOWN. "Ed25519" = EdDSA.
 Alg alg_from_name(std::string_view name);
 std::string_view alg_name(Alg alg);
+// "ES256, ES384, ..., HS512": kAlgorithms for messages.
+std::string supported_algorithms();
 
 struct PkeyDeleter {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
@@ -67,7 +75,8 @@ struct PkeyDeleter {
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 
 // One JWK. A key allows exactly one algorithm: its "alg", else the one its
-// kty/crv implies (RSA: RS256, EC P-256: ES256, OKP Ed25519: EdDSA, oct: HS256).
+// kty/crv implies (RSA: RS256, EC P-256/P-384/P-521: ES256/ES384/ES512, OKP
+// Ed25519: EdDSA, oct: HS256).
 // The checks, with the detail each rejection names: kty, crv and alg agree;
 // "use", when present, is "sig"; members are canonical base64url of the
 // curve's size; RSA keys have 2048 to 16384 bits; EC points lie on the curve;
@@ -78,7 +87,7 @@ class Key {
   static Key parse_private(std::string_view jwk_json);
   // A key from a parsed JWK object, public members suffice (oct: "k").
   static Key from_json(const nlohmann::json& jwk, bool need_private);
-  // A new key pair (ES256: P-256, RS256/PS256: RSA 2048, EdDSA: Ed25519).
+  // A new key pair (ES256/384/512: P-256/384/521, RS*/PS*: RSA 2048, EdDSA: Ed25519).
   static Key generate(Alg alg);
   // A PEM private key (PKCS#8, traditional RSA/EC) or SubjectPublicKeyInfo;
   // its algorithm is the one its type implies. Encrypted keys are refused.
@@ -93,7 +102,7 @@ class Key {
 
   Alg alg() const { return alg_; }
   const std::optional<std::string>& kid() const { return kid_; }
-  bool symmetric() const { return alg_ == Alg::HS256; }
+  bool symmetric() const { return alg_ == Alg::HS256 || alg_ == Alg::HS384 || alg_ == Alg::HS512; }
 
   bool has_private() const;
 
@@ -149,11 +158,12 @@ struct VerifyOptions {
 };
 
 // Verifies a compact JWS (RFC 7515 + RFC 8725 checks on the header) and
-// returns its payload bytes. No claim is looked at: for JWS whose payload is
-// not a JWT (the RFC 7520 and 8037 examples).
+// returns its payload bytes, which may be empty. No claim is looked at: for
+// JWS whose payload is not a JWT (the RFC 7520 and 8037 examples).
 std::string verify_jws(const KeySet& keys, std::string_view token);
 
-// verify_jws, then the payload as JWT claims: exp required, nbf/iat, iss/aud
+// verify_jws, then the payload as JWT claims (an empty payload is
+// EMALFORMED: no JWT): exp required, nbf/iat, iss/aud
 // when asked. Returns the payload JSON text as signed.
 std::string verify_jwt(const KeySet& keys, std::string_view token, const VerifyOptions& options);
 
