@@ -618,6 +618,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_raw(status, data, extra_headers)
 
     def send_raw(self, status, data, extra_headers=(), content_type="application/json; charset=utf-8"):
+        # Recorded before the answer leaves: a client that acts on the answer
+        # (the agent publishing a token) and a test reading /requests then
+        # always see this request.
+        self.record(status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -635,6 +639,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                "peer_port": self.client_address[1]}
         if kind == "admin":
             return self.admin(method, url)
+        self.pending_log = log
         body = self.read_body() if method == "POST" else b""
         target, route = self.route(method, url.path)
         log["target"] = target
@@ -659,10 +664,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             traceback.print_exc()
             self.send_json(500, {"error": "server_error", "error_description": "stand-in bug"})
         finally:
-            log.setdefault("status", status)
-            log["duration"] = time.time() - started
-            with self.s.lock:
-                self.s.requests.append(log)
+            self.record(status)
+
+    def record(self, status):
+        """Appends this request's log to /requests once (answered or not)."""
+        log, self.pending_log = getattr(self, "pending_log", None), None
+        if log is None:
+            return
+        log.setdefault("status", status)
+        log["duration"] = time.time() - log["time"]
+        with self.s.lock:
+            self.s.requests.append(log)
 
     def route(self, method, path):
         parts = [p for p in path.split("/") if p]
