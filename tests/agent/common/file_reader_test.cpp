@@ -103,25 +103,5 @@ TEST_F(FileReaderTest, KubernetesDataSymlinksAreFollowed) {
   EXPECT_EQ(p.error().message, (dir / "to-pipe").string() + " is a FIFO (named pipe), not a regular file");
 }
 
-// Only a regular file (after symlinks) is read: a FIFO with no writer or a
-// device would block or never end; the error says what the path is.
-TEST_F(FileReaderTest, OnlyRegularFilesAreReadAndNothingBlocks) {
-  const auto fifo = dir / "fifo";
-  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  auto r = read_file(fifo, {});
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message, fifo.string() + ": not a regular file (it is a FIFO)");
-  r = read_file("/dev/zero", {});
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message, "/dev/zero: not a regular file (it is a character device)");
-  r = read_file(dir.path(), {});
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message, dir.path().string() + ": not a regular file (it is a directory)");
-  // A Kubernetes secret mount: ..data/key through symlinks.
-  const auto target = put("k8s-secret", "real");
-  std::filesystem::create_symlink(target, dir / "key");
-  EXPECT_EQ(read_file(dir / "key", {})->reveal(), "k8s-secret");
-}
-
 }  // namespace
 }  // namespace tw

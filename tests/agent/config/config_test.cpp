@@ -71,11 +71,11 @@ TEST(Config, OnlyARegularFileOfAtMostOneMebibyteIsRead) {
     return errors && errors->lines.size() == 1 ? errors->lines[0] : std::string("(no single error)");
   };
   // No writer ever opens the FIFO: a blocking open would hang here.
-  EXPECT_EQ(only_line(load_config(fifo, env_of({}))), "config: " + fifo.string() + ": not a regular file (it is a FIFO)");
+  EXPECT_EQ(only_line(load_config(fifo, env_of({}))), "config: " + fifo.string() + " is a FIFO (named pipe), not a regular file");
   EXPECT_EQ(only_line(load_config("/dev/zero", env_of({}))),
-            "config: /dev/zero: not a regular file (it is a character device)");
+            "config: /dev/zero is a character device, not a regular file");
   EXPECT_EQ(only_line(load_config(dir.path(), env_of({}))),
-            "config: " + dir.path().string() + ": not a regular file (it is a directory)");
+            "config: " + dir.path().string() + " is a directory, not a regular file");
 
   const auto big = dir.path() / "big.json";
   std::ofstream(big) << "{\"log\": {\"level\": \"info\"}}" << std::string(1024 * 1024, ' ');
