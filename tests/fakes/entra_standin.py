@@ -12,7 +12,12 @@ Serves, on 127.0.0.1:
     GET  /msi/token                             App Service (also on the plain HTTP port)
   HTTP (admin, plain)
     GET/DELETE /_admin/requests                 every request, no secret values
-    POST/DELETE /_admin/fault                   fault injection (see FAULTS)
+    POST/DELETE /_admin/fault                   fault injection (see FAULTS; "echo":
+                                                a 401 invalid_client whose long
+                                                description echoes the client_secret
+                                                field as received from byte `at` on,
+                                                then the request body, then a copy
+                                                cut `cut` bytes into the secret)
     POST /_admin/federated_token                mint a federated token (or a bad one)
     POST /_admin/settings                       token_lifetime, exp_skew, refresh_in,
                                                 revoke_secret, add_secret
@@ -68,7 +73,7 @@ DEFAULT_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 DEFAULT_CLIENT = "0f4e5b8c-1a2b-4c3d-9e8f-112233445566"
 DEFAULT_OID = "5b2c1d4e-7f80-4a9b-8c7d-6e5f4a3b2c1d"
 OIDC_SCOPES = ("openid", "offline_access", "profile")
-FAULTS = ("status", "slow", "hang", "malformed", "oversize", "reset", "down")
+FAULTS = ("status", "slow", "hang", "malformed", "oversize", "reset", "down", "echo")
 
 
 # ----------------------------------------------------------------- helpers
@@ -648,7 +653,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             fault = self.s.take_fault(target) if target else None
             if fault:
                 log["fault"] = fault["mode"]
-                if self.apply_fault(fault):
+                if self.apply_fault(fault, body):
                     status = log["status"] = fault.get("status", 0)
                     return
             if route is None:
@@ -753,7 +758,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         log["identity"] = identity["client_id"]
         return 200, imds_response(s, identity, resource, app_service=True)
 
-    def apply_fault(self, f):
+    def apply_fault(self, f, body=b""):
         """Returns True when the fault replaced the response."""
         mode = f["mode"]
         if mode == "slow":
@@ -775,6 +780,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 body = aadsts(status, "invalid_request", 90000, "Injected failure.").body
             self.send_json(status, body, headers)
+            return True
+        if mode == "echo":
+            # An IdP that echoes the request (reported against Entra): the
+            # client_secret field and the form-encoded body as received,
+            # padding past any log line's length, and a copy cut inside the
+            # secret's value.
+            received = body.decode("latin-1")
+            start = received.find("client_secret=")
+            start = start + len("client_secret=") if start >= 0 else len(received) // 2
+            field = received[start:].split("&")[0]
+            head = f"AADSTS7000215: Invalid client secret provided: "
+            head += "." * max(0, int(f.get("at", 0)) - len(head))
+            refusal = aadsts(401, "invalid_client", 7000215, "")
+            refusal.body["error_description"] = (
+                f"{head}'{field}'. Request: {received} " + "Padding. " * 60 +
+                f"\r\nRequest (truncated): {received[: start + int(f.get('cut', 12))]}")
+            self.send_json(401, refusal.body)
             return True
         if mode == "malformed":
             self.send_raw(200, b'{"token_type": "Bearer", "expires_in": 3599, "access_tok')
@@ -817,7 +839,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     s.set_down(False)
                 else:
                     fault = {"target": req.get("target", "any"), "mode": mode, "count": int(req.get("count", -1))}
-                    for k in ("status", "retry_after", "delay", "size"):
+                    for k in ("status", "retry_after", "delay", "size", "cut", "at"):
                         if k in req:
                             fault[k] = req[k]
                     with s.lock:

@@ -7,6 +7,7 @@
 
 #include <deque>
 
+#include "agent/api/api_test_support.hpp"
 #include "tokenwell/agent/common/simulated_time.hpp"
 #include "tokenwell/agent/refresh/credential_runner.hpp"
 
@@ -142,6 +143,45 @@ TEST_F(CredentialRunnerTest, RetryAfterIsObeyed) {
   time.advance(1s);
   EXPECT_EQ(fetches.run_pending(), 1u);
   EXPECT_EQ(published, std::vector<std::string>{"late"});
+}
+
+// Issue 11: `Retry-After: 999999999` (the Entra source caps what it parses at
+// a day) put the next try a day away while the token had a minute left. The
+// runner waits at most refresh.retry_after_max (then its backoff), says so in
+// the log, and -- with retry_after_max below the time left -- fetches again
+// before the token expires.
+TEST_F(CredentialRunnerTest, AHugeRetryAfterIsClampedToRetryAfterMaxAndLogged) {
+  for (const auto retry_after_max : {std::chrono::milliseconds(30s), RefreshSettings{}.retry_after_max}) {
+    SCOPED_TRACE(retry_after_max.count());
+    config.refresh.retry_after_max = retry_after_max;
+    source = std::make_shared<ScriptedSource>(time.clock());
+    published.clear();
+    const std::int64_t t0 = time.clock().unix_seconds();
+    source->script.push_back(token("minute-left", t0 - 3540, 3600));  // expires at t0 + 60
+    source->script.push_back(FetchError{"HTTP 429", seconds(999'999'999), 429});
+    source->script.push_back(token("fresh", t0, 3600));
+    testing::LogCapture log;
+    auto runner = make();
+    runner->start();
+    // Until the third fetch: the executor's pending fetches, else the next timer.
+    for (int i = 0; i < 100 && source->fetched_at.size() < 3; ++i) {
+      if (fetches.run_pending() == 0) {
+        ASSERT_TRUE(time.fire_next());
+      }
+    }
+    ASSERT_EQ(source->fetched_at.size(), 3u);
+    const std::int64_t throttled_at = source->fetched_at[1];
+    const std::int64_t retried_at = source->fetched_at[2];
+    EXPECT_GT(retried_at, throttled_at) << "Retry-After not obeyed at all";
+    EXPECT_LE(retried_at - throttled_at,
+              std::chrono::duration_cast<seconds>(retry_after_max + config.refresh.retry_min).count());
+    if (retry_after_max < 60s) {
+      EXPECT_LT(retried_at, t0 + 60) << "the retry came after the token expired";
+    }
+    EXPECT_EQ(published.back(), "fresh");
+    EXPECT_NE(log.text().find("Retry-After is longer than refresh.retry_after_max"), std::string::npos) << log.text();
+    runner->stop();
+  }
 }
 
 TEST_F(CredentialRunnerTest, AChangeDuringAFetchFetchesAgainRightAfterIt) {

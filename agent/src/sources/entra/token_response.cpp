@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tokenwell/agent/common/credential_text.hpp"
+#include "tokenwell/agent/common/redaction.hpp"
 
 namespace tw {
 namespace {
@@ -23,7 +24,6 @@ using nlohmann::json;
 
 constexpr std::int64_t kMaxSeconds = 10LL * 366 * 24 * 3600;  // ten years
 constexpr std::int64_t kMaxUnixSeconds = 1LL << 40;
-constexpr std::size_t kMaxDescription = 600;
 
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -84,14 +84,6 @@ std::string fold(std::string_view text, std::size_t cap) {
 
 std::string quote_claim(std::string_view claim) { return "'" + fold(claim, 64) + "'"; }
 
-void redact_all(std::string& text, const std::vector<std::string_view>& secrets) {
-  for (auto s : secrets) {
-    if (s.size() < 4) continue;  // too short to be a secret worth hunting
-    for (auto pos = text.find(s); pos != std::string::npos; pos = text.find(s, pos))
-      text.replace(pos, s.size(), "[redacted]");
-  }
-}
-
 }  // namespace
 
 Result<TokenResponse> parse_token_response(std::string_view body) {
@@ -140,12 +132,12 @@ std::optional<TokenErrorResponse> parse_token_error(std::string_view body) {
     // App Service's identity endpoint: {"statusCode": 400, "message": "..."}
     const auto message = j.find("message");
     if (message == j.end() || !message->is_string()) return std::nullopt;
-    out.description = fold(message->get_ref<const std::string&>(), kMaxDescription);
+    out.description = message->get_ref<const std::string&>();
     return out;
   }
-  out.error = fold(error->get_ref<const std::string&>(), 64);
+  out.error = error->get_ref<const std::string&>();
   if (const auto d = j.find("error_description"); d != j.end() && d->is_string())
-    out.description = fold(d->get_ref<const std::string&>(), kMaxDescription);
+    out.description = d->get_ref<const std::string&>();
   if (const auto codes = j.find("error_codes"); codes != j.end() && codes->is_array()) {
     for (const auto& c : *codes) {
       if (c.is_number_integer() && out.error_codes.size() < 16) out.error_codes.push_back(c.get<std::int64_t>());
@@ -157,17 +149,17 @@ std::optional<TokenErrorResponse> parse_token_error(std::string_view body) {
 std::string describe_error_response(int status, std::string_view body,
                                     const std::vector<std::string_view>& redact) {
   std::string out = "HTTP " + std::to_string(status);
-  if (auto e = parse_token_error(body)) {
-    if (!e->error.empty()) out += " " + e->error;
-    if (!e->description.empty()) {
-      out += ": " + e->description;
-    } else if (!e->error_codes.empty()) {
-      out += ": AADSTS" + std::to_string(e->error_codes.front());
-    }
-  } else {
-    out += " (no OAuth2 error in a " + std::to_string(body.size()) + "-byte body)";
+  const auto e = parse_token_error(body);
+  if (!e) return out + " (no OAuth2 error in a " + std::to_string(body.size()) + "-byte body)";
+  // The error code and the AADSTS number say what is wrong; the description
+  // only adds context, and it may echo what the agent sent: scrubbed, then cut.
+  if (!e->error.empty()) out += " " + scrubbed_excerpt(e->error, kMaxErrorCodeBytes, redact);
+  std::string description = scrubbed_excerpt(e->description, kMaxDescriptionBytes, redact);
+  if (!e->error_codes.empty()) {
+    const std::string aadsts = "AADSTS" + std::to_string(e->error_codes.front());
+    if (description.rfind(aadsts, 0) != 0) description = description.empty() ? aadsts : aadsts + ": " + description;
   }
-  redact_all(out, redact);
+  if (!description.empty()) out += ": " + description;
   return out;
 }
 

@@ -308,6 +308,88 @@ TEST_F(EntraAgent, RotatedClientSecretIsUsedOnTheNextRequest) {
   EXPECT_EQ(logs.find(next), std::string::npos);
 }
 
+// An IdP whose error description echoes the client secret and the request as
+// it received them (form-encoded), runs past any sensible log line and ends
+// with a copy cut inside the client secret (issue 11: leaked on 9 log lines). The agent's
+// log, GET /v1/credentials and `tokenwell status --json` keep the error code
+// and the AADSTS number, and no form of the secret, whole or cut.
+TEST_F(EntraAgent, AnIdpErrorThatEchoesTheRequestLeavesNoFormOfTheSecretAnywhere) {
+  // Characters that each encoding changes: form (~ stays, + / = & " \ and
+  // non-ASCII escaped), base64 (+ / =), JSON (" \ and \u00e9).
+  const std::string secret = "Tw3~sEcr.T_9Zp+Qy/Rx=Wv&Ku\"Lm\\Jn\xc3\xa9x";
+  standin().admin(HttpMethod::post, "/settings", {{"add_secret", secret}});
+  const auto secret_file = dir_ / "client-secret";
+  test::write_file(secret_file, secret);
+  auto c = secret_credential("redis");
+  c["auth"]["secret_file"] = secret_file.string();
+  c["refresh"] = {{"retry_min", "50ms"}, {"retry_max", "200ms"}};
+  // Every token request; the echoed secret starts 185 bytes into the
+  // description, so it straddles where the agent cuts it (200 bytes).
+  standin().fault({{"target", "token"}, {"mode", "echo"}, {"at", 185}, {"cut", 12}});
+  start_agent({c});
+
+  std::string printed;  // every byte `tokenwell status --json` wrote
+  json redis;
+  for (int i = 0; i < 3000; ++i) {
+    const auto r = cli({"status", "--json"});
+    printed += r.out + r.err;
+    if (r.exit_code != 5 && !r.out.empty()) {
+      const json doc = json::parse(r.out);
+      for (const auto& e : doc["entries"])
+        if (e["name"] == "redis") redis = e;
+    }
+    if (redis.is_object() && redis["consecutive_failures"].get<int>() >= 3) break;
+    ASSERT_EQ(agent_->wait_exit(10), -1) << test::read_file(dir_ / "agent.err");
+  }
+  ASSERT_TRUE(redis.is_object()) << printed;
+  ASSERT_GE(redis["consecutive_failures"].get<int>(), 3) << redis.dump();
+  const auto requests = standin().token_requests();
+  ASSERT_GE(requests.size(), 3u);
+  EXPECT_EQ(requests.front()["fault"], "echo");
+
+  const auto reply = testing::get_unix(run_dir() / "agent.sock", "/v1/credentials");
+  ASSERT_TRUE(reply);
+  ASSERT_EQ(reply->result_int(), 200);
+  const std::string listed = reply->body();
+  const std::string logs = test::read_file(dir_ / "agent.err") + test::read_file(dir_ / "agent.out");
+
+  // Still said: what the IdP refused and why.
+  const std::string last_error = redis["last_error"];
+  for (const std::string& said : {std::string("invalid_client"), std::string("AADSTS7000215")}) {
+    EXPECT_NE(logs.find(said), std::string::npos) << said;
+    EXPECT_NE(last_error.find(said), std::string::npos) << last_error;
+    EXPECT_NE(listed.find(said), std::string::npos) << said;
+  }
+
+  // The secret as the agent sent it and as anyone may re-encode it.
+  const std::string form(form_encode({{"client_secret", secret}}).reveal().substr(std::string("client_secret=").size()));
+  std::string form_lower = form;
+  for (std::size_t i = 0; i + 2 < form_lower.size(); ++i) {
+    if (form_lower[i] == '%') {
+      form_lower[i + 1] = static_cast<char>(std::tolower(static_cast<unsigned char>(form_lower[i + 1])));
+      form_lower[i + 2] = static_cast<char>(std::tolower(static_cast<unsigned char>(form_lower[i + 2])));
+    }
+  }
+  const std::string quoted = json(secret).dump(), ascii = json(secret).dump(-1, ' ', true);
+  const std::vector<std::pair<std::string, std::string>> encodings = {
+      {"raw", secret},
+      {"form-encoded", form},
+      {"form-encoded, lower-case hex", form_lower},
+      {"base64", base64_encode(secret)},
+      {"base64url", base64url_encode(secret)},
+      {"JSON-escaped", quoted.substr(1, quoted.size() - 2)},
+      {"JSON-escaped, ASCII", ascii.substr(1, ascii.size() - 2)},
+      // The copy the IdP cut 12 bytes in: its first 8 are a piece of the secret.
+      {"form-encoded, cut", form.substr(0, 8)},
+      {"raw, cut", secret.substr(0, 8)},
+  };
+  for (const auto& [name, encoded] : encodings) {
+    EXPECT_EQ(logs.find(encoded), std::string::npos) << name << " in the agent's log";
+    EXPECT_EQ(listed.find(encoded), std::string::npos) << name << " in GET /v1/credentials";
+    EXPECT_EQ(printed.find(encoded), std::string::npos) << name << " in tokenwell status --json";
+  }
+}
+
 // `tokenwell status` against the real agent: a credential ok, then failing
 // while the IdP is down (the last error shown, exit 0: the value is still
 // valid), then expired (exit 4); a keyset; the agent killed (exit 5, the

@@ -210,7 +210,29 @@ TEST(TokenError, RedactsSecretsAnIdpEchoes) {
 
 TEST(TokenError, CapsLongDescriptions) {
   const std::string body = json{{"error", "x"}, {"error_description", std::string(5000, 'a')}}.dump();
-  EXPECT_LT(describe_error_response(400, body).size(), 700u);
+  EXPECT_LE(describe_error_response(400, body).size(), std::string("HTTP 400 x: ").size() + kMaxDescriptionBytes);
+}
+
+// An IdP that echoes the form-encoded request in a long description: the
+// error code and the AADSTS number stay, no form of the secret does, the
+// description is cut to kMaxDescriptionBytes after scrubbing.
+TEST(TokenError, AnEchoedRequestIsScrubbedThenCut) {
+  const std::string secret = "Zq8~Kd3.Vn5_Xw2-Lp7 Mr4";
+  const std::string form(form_encode({{"grant_type", "client_credentials"}, {"client_secret", secret}}).reveal());
+  const std::string echoed = "Invalid client secret provided. Request: " + form + " " + std::string(400, '.') +
+                             " Again: " + form;
+  const std::string body = json{{"error", "invalid_client"}, {"error_description", echoed},
+                                {"error_codes", {7000215}}}.dump();
+  const std::string text = describe_error_response(401, body, {secret});
+  EXPECT_TRUE(text.starts_with("HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided.")) << text;
+  EXPECT_EQ(text.find("Zq8"), std::string::npos) << text;
+  EXPECT_EQ(text.find("Zq8~Kd3"), std::string::npos) << text;
+  EXPECT_NE(text.find("[redacted]"), std::string::npos) << text;
+  EXPECT_LE(text.size(), std::string("HTTP 401 invalid_client: AADSTS7000215: ").size() + kMaxDescriptionBytes);
+  // Cut by the IdP inside the secret: the piece it kept goes too.
+  const std::string cut = json{{"error", "invalid_client"}, {"error_description", "Request: " + form.substr(0, form.size() - 6)}}.dump();
+  EXPECT_EQ(describe_error_response(401, cut, {secret}),
+            "HTTP 401 invalid_client: Request: grant_type=client_credentials&client_secret=[redacted]");
 }
 
 // ---- Retry-After

@@ -51,10 +51,10 @@ struct RefreshStatus {
   std::optional<TimePoint> next_attempt;
 };
 
-// An error message as status shows it: one line (control characters become
-// spaces), at most kStatusErrorBytes (cut on a UTF-8 boundary, "..." added),
-// and any JWT-shaped text ("eyJ...", three base64url parts) replaced by
-// "[redacted]" -- whatever a source let through, no token reaches a caller.
+// An error message as status shows it: scrubbed_excerpt() (common/
+// redaction.hpp) of at most kStatusErrorBytes -- one line, any JWT-shaped
+// text ("eyJ...", three base64url parts) replaced by "[redacted]", so
+// whatever a source let through, no token reaches a caller.
 inline constexpr std::size_t kStatusErrorBytes = 300;
 std::string status_error_text(std::string_view message);
 

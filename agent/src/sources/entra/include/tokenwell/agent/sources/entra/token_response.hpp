@@ -48,14 +48,19 @@ Result<TokenResponse> parse_token_response(std::string_view body);
 // An OAuth2 error response (RFC 6749 5.2, plus Entra's error_codes).
 struct TokenErrorResponse {
   std::string error;              // e.g. "invalid_client"
-  std::string description;        // control characters folded, length capped
+  std::string description;        // as received: may echo the request, scrub before showing it
   std::vector<std::int64_t> error_codes;  // AADSTS numbers
 };
 std::optional<TokenErrorResponse> parse_token_error(std::string_view body);
 
 // One line for a non-2xx response: "HTTP 401 invalid_client: AADSTS7000215: …"
-// or "HTTP 502 (no OAuth2 error in a 1234-byte body)". Never echoes a body
-// that is not an OAuth2 error, and blanks every `redact` string it finds.
+// or "HTTP 502 (no OAuth2 error in a 1234-byte body)". Never echoes a body:
+// the error code (at most kMaxErrorCodeBytes), the first AADSTS number, and
+// at most kMaxDescriptionBytes of the description, each passed through
+// scrubbed_excerpt() (common/redaction.hpp) with the `redact` secrets -- what
+// the agent sent -- so no form or piece of them is left.
+inline constexpr std::size_t kMaxErrorCodeBytes = 64;
+inline constexpr std::size_t kMaxDescriptionBytes = 200;
 std::string describe_error_response(int status, std::string_view body,
                                     const std::vector<std::string_view>& redact = {});
 
