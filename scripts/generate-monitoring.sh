@@ -14,8 +14,6 @@ check=0
 [[ ${1:-} == --check ]] && check=1
 
 helm=$(scripts/helm-check.sh --print-helm)
-export HELM_CACHE_HOME=$PWD/.cache/helm-check/home/cache HELM_CONFIG_HOME=$PWD/.cache/helm-check/home/config \
-  HELM_DATA_HOME=$PWD/.cache/helm-check/home/data
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

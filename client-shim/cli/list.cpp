@@ -15,23 +15,6 @@ struct Row {
   tw::EntryInfo info;
 };
 
-std::string_view kind_name(tw::EntryKind kind) {
-  switch (kind) {
-    case tw::EntryKind::credential: return "credential";
-    case tw::EntryKind::keyset: return "keyset";
-  }
-  return "unknown";  // a kind added by a newer agent
-}
-
-std::string_view state_name(tw::EntryState state) {
-  switch (state) {
-    case tw::EntryState::valid: return "valid";
-    case tw::EntryState::expired: return "expired";
-    case tw::EntryState::pending: return "pending";
-  }
-  return "unknown";
-}
-
 std::string table(const std::vector<Row>& rows) {
   using Cells = std::vector<std::string>;
   std::vector<Cells> lines = {{"NAME", "KIND", "STATE", "EXPIRES", "GENERATION"}};
@@ -39,16 +22,7 @@ std::string table(const std::vector<Row>& rows) {
     lines.push_back({r.name, std::string(kind_name(r.info.kind)),
                      std::string(state_name(r.info.state)), format_expiry(r.info.expires_at),
                      std::to_string(r.info.generation)});
-  std::vector<std::size_t> widths(lines.front().size(), 0);
-  for (const Cells& cells : lines)
-    for (std::size_t c = 0; c < cells.size(); ++c) widths[c] = std::max(widths[c], cells[c].size());
-  std::string out;
-  for (const Cells& cells : lines) {
-    for (std::size_t c = 0; c + 1 < cells.size(); ++c)
-      out += cells[c] + std::string(widths[c] - cells[c].size() + 2, ' ');
-    out += cells.back() + '\n';
-  }
-  return out;
+  return aligned_table(lines);
 }
 
 std::string json(const std::vector<Row>& rows) {

@@ -164,13 +164,6 @@ std::vector<Entry> parse_listing(const std::string& body) {
 
 // ---- the segment, when the agent does not answer ----------------------------
 
-std::string_view kind_name(tw::EntryKind kind) {
-  return kind == tw::EntryKind::keyset ? "keyset" : kind == tw::EntryKind::credential ? "credential" : "unknown";
-}
-std::string_view state_name(tw::EntryState state) {
-  return state == tw::EntryState::valid ? "valid" : state == tw::EntryState::expired ? "expired" : "pending";
-}
-
 std::vector<Entry> from_segment(const Context& ctx) {
   const tw::Client client = open_client(ctx);
   auto names = client.list();
@@ -249,16 +242,7 @@ std::string table(const Snapshot& s, std::int64_t now) {
                      e.last_refresh == 0 ? "-" : duration_text(now - e.last_refresh) + " ago",
                      e.last_error.empty() ? "-" : cell(e.last_error),
                      std::to_string(e.generation)});
-  std::vector<std::size_t> widths(lines.front().size(), 0);
-  for (const Cells& cells : lines)
-    for (std::size_t c = 0; c < cells.size(); ++c) widths[c] = std::max(widths[c], cells[c].size());
-  std::string out;
-  for (const Cells& cells : lines) {
-    for (std::size_t c = 0; c + 1 < cells.size(); ++c)
-      out += cells[c] + std::string(widths[c] - cells[c].size() + 2, ' ');
-    out += cells.back() + '\n';
-  }
-  return out;
+  return aligned_table(lines);
 }
 
 std::string json_text(const Snapshot& s, std::int64_t now) {

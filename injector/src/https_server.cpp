@@ -31,7 +31,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <nlohmann/json.hpp>
 
-#include "tokenwell/agent/api/health_listener.hpp"  // parse_listen_address
+#include "tokenwell/agent/common/listen_address.hpp"
 #include "tokenwell/agent/common/log.hpp"
 
 namespace tw::injector {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tokenwell/agent/common/percent_encoding.hpp"
 #include "tokenwell/jose/jose.hpp"
 
 namespace tw {
@@ -25,20 +26,9 @@ bool base64url_or_dot(char c) {
 
 // As the agent's form encoder writes it (http/curl_http_client.cpp), and the
 // variants other encoders produce of the same bytes.
-std::string percent_encoded(std::string_view text, const char* hex, bool plus_for_space) {
+std::string percent_encoded(std::string_view text, bool lower_hex, bool plus_for_space) {
   std::string out;
-  for (unsigned char c : text) {
-    if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-' || c == '.' ||
-        c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else if (c == ' ' && plus_for_space) {
-      out.push_back('+');
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
+  append_percent_encoded(out, text, {.lower_hex = lower_hex, .plus_for_space = plus_for_space});
   return out;
 }
 
@@ -76,10 +66,10 @@ std::vector<std::string> secret_forms(std::string_view secret) {
       forms.push_back(std::move(f));
   };
   add(std::string(secret));
-  add(percent_encoded(secret, "0123456789ABCDEF", false));
-  add(percent_encoded(secret, "0123456789abcdef", false));
-  add(percent_encoded(secret, "0123456789ABCDEF", true));
-  add(percent_encoded(secret, "0123456789abcdef", true));
+  add(percent_encoded(secret, false, false));
+  add(percent_encoded(secret, true, false));
+  add(percent_encoded(secret, false, true));
+  add(percent_encoded(secret, true, true));
   for (bool url : {false, true}) {
     const std::string alone = base64(secret, url);
     add(alone + std::string((4 - alone.size() % 4) % 4, '='));

@@ -17,6 +17,7 @@
 #include <mutex>
 
 #include "tokenwell/agent/common/file_reader.hpp"
+#include "tokenwell/agent/common/percent_encoding.hpp"
 #include "tokenwell/agent/http/http_client.hpp"
 
 namespace tw {
@@ -90,20 +91,6 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   if (colon == std::string_view::npos) return bytes;
   t->headers.push_back({lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1)))});
   return bytes;
-}
-
-// RFC 3986 unreserved characters stay; everything else becomes %XX.
-void append_percent_encoded(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : text) {
-    if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
 }
 
 const char* method_name(HttpMethod m) { return m == HttpMethod::post ? "POST" : "GET"; }

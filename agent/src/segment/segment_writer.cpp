@@ -248,6 +248,13 @@ struct SegmentWriter::Impl {
     if (lock_fd >= 0) close(lock_fd);
   }
 
+  // The current copy of `name`'s slot, read back from the mapping.
+  std::optional<CopyImage> copy_of(std::string_view name) const {
+    auto it = slots.find(std::string(name));
+    if (it == slots.end()) return std::nullopt;
+    return CopyImage::snapshot(map, it->second);
+  }
+
   void heartbeat_now() {
     shared<std::uint64_t>(&map.header()->heartbeat_ms)
         .store(static_cast<std::uint64_t>(clock.unix_millis()), std::memory_order_relaxed);
@@ -575,28 +582,26 @@ std::vector<SlotInfo> SegmentWriter::entries() const {
 }
 
 std::optional<SlotInfo> SegmentWriter::entry(std::string_view name) const {
-  auto it = impl_->slots.find(std::string(name));
-  if (it == impl_->slots.end()) return std::nullopt;
-  return info_of(CopyImage::snapshot(impl_->map, it->second));
+  const auto img = impl_->copy_of(name);
+  if (!img) return std::nullopt;
+  return info_of(*img);
 }
 
 std::optional<StoredKeyset> SegmentWriter::keyset(std::string_view name) const {
-  auto it = impl_->slots.find(std::string(name));
-  if (it == impl_->slots.end()) return std::nullopt;
-  const CopyImage img = CopyImage::snapshot(impl_->map, it->second);
-  const auto& h = img.header();
+  const auto img = impl_->copy_of(name);
+  if (!img) return std::nullopt;
+  const auto& h = img->header();
   if (h.kind != TW_SEG_KIND_KEYSET || !(h.flags & TW_SEG_COPY_HAS_VALUE)) return std::nullopt;
-  return StoredKeyset{std::string(img.field(3)), Secret(std::string(img.field(2)))};
+  return StoredKeyset{std::string(img->field(3)), Secret(img->field(2))};
 }
 
 std::optional<StoredCredential> SegmentWriter::credential(std::string_view name) const {
-  auto it = impl_->slots.find(std::string(name));
-  if (it == impl_->slots.end()) return std::nullopt;
-  const CopyImage img = CopyImage::snapshot(impl_->map, it->second);
-  const auto& h = img.header();
+  const auto img = impl_->copy_of(name);
+  if (!img) return std::nullopt;
+  const auto& h = img->header();
   if (h.kind != TW_SEG_KIND_CREDENTIAL || !(h.flags & TW_SEG_COPY_HAS_VALUE)) return std::nullopt;
-  return StoredCredential{std::string(img.field(1)), Secret(std::string(img.field(2))), h.expires_at,
-                          h.updated_ms, h.generation};
+  return StoredCredential{std::string(img->field(1)), Secret(img->field(2)), h.expires_at, h.updated_ms,
+                          h.generation};
 }
 
 SegmentLayout SegmentWriter::layout() const {
