@@ -1,7 +1,7 @@
 // value_origins.cpp -- see value_origins.hpp.
 #include "value_origins.hpp"
 
-#include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +10,7 @@
 
 #include "tokenwell/agent/common/file_reader.hpp"
 #include "tokenwell/agent/common/log.hpp"
+#include "tokenwell/agent/common/temporary_file.hpp"
 
 namespace tw {
 namespace {
@@ -67,14 +68,18 @@ void ValueOrigins::save() const {
   nlohmann::json credentials = nlohmann::json::object();
   for (const auto& [name, config] : origins_) credentials[name] = {{"config", config}};
   const std::string text = nlohmann::json{{"credentials", credentials}}.dump() + "\n";
-  // Written whole and renamed over: a reader never sees half a file.
-  const std::filesystem::path tmp = file_.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  if (fd >= 0) ok = ::close(fd) == 0 && ok;
-  if (ok) ok = ::rename(tmp.c_str(), file_.c_str()) == 0;
+  // Written whole and renamed over: a reader never sees half a file; the
+  // temporary name is one nobody could plant a link under (the runtime
+  // directory may be writable by others).
+  auto tmp = create_temporary_file(file_.parent_path(), file_.filename().string() + ".tmp.");
+  bool ok = static_cast<bool>(tmp);
+  if (ok) {
+    ok = ::write(tmp->fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ok = ::close(tmp->fd) == 0 && ok;
+    if (ok) ok = ::rename(tmp->path.c_str(), file_.c_str()) == 0;
+    if (!ok) ::unlink(tmp->path.c_str());
+  }
   if (!ok) {
-    ::unlink(tmp.c_str());
     log::warn("cannot record the values' origins; a restart fetches every credential again",
               {{"path", file_.string()}});
   }

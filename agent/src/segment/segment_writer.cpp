@@ -14,7 +14,6 @@
 #include <linux/futex.h>
 #include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -27,6 +26,7 @@
 #include <unordered_map>
 
 #include "tokenwell/agent/common/credential_text.hpp"
+#include "tokenwell/agent/common/temporary_file.hpp"
 
 extern "C" {
 #include "internal.h"  // tw_validate_header: one check of a header, shared with the reader
@@ -37,27 +37,9 @@ namespace tw {
 namespace {
 
 constexpr std::size_t kMaxFieldBytes = 1u << 20;  // per secret / public value
-// A new file is private until its group and mode are set (apply_access).
-constexpr mode_t kCreateMode = 0600;
 
 std::string errno_text(std::string_view what, const std::filesystem::path& p) {
   return std::string(what) + " " + p.string() + ": " + std::strerror(errno);
-}
-
-// An unpredictable name for the next segment file: another user who can
-// write to the directory cannot plant a symlink or a file under it in
-// advance (and O_EXCL | O_NOFOLLOW would refuse it if they did).
-Result<std::string> temporary_name() {
-  unsigned char bytes[8];
-  if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
-    return make_error(std::string("getrandom: ") + std::strerror(errno));
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string name = "segment.tmp.";
-  for (unsigned char b : bytes) {
-    name += kHex[b >> 4];
-    name += kHex[b & 15];
-  }
-  return name;
 }
 
 // The lock, a segment to adopt: a regular file of the agent's own, never
@@ -350,16 +332,12 @@ struct SegmentWriter::Impl {
     const std::uint32_t copy_size = TW_SEG_COPY_HEADER_SIZE + static_cast<std::uint32_t>(TW_SEG_ALIGN8(layout.data_capacity));
     const std::uint32_t slot_size = TW_SEG_SLOT_HEADER_SIZE + 2 * copy_size;
     const std::uint64_t size = TW_SEG_HEADER_SIZE + static_cast<std::uint64_t>(layout.slot_count) * slot_size;
-    std::filesystem::path tmp;
-    int fd = -1;
-    for (int attempt = 0; fd < 0 && attempt < 8; ++attempt) {
-      auto name = temporary_name();
-      if (!name) return name.error();
-      tmp = dir / *name;
-      fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kCreateMode);
-      if (fd < 0 && errno != EEXIST) return make_error(errno_text("cannot create", tmp));
-    }
-    if (fd < 0) return make_error(errno_text("cannot create", tmp));
+    // An unpredictable name, created 0600 (private until apply_access sets
+    // group and mode): nobody else can have planted a link or a file under it.
+    auto created = create_temporary_file(dir, "segment.tmp.");
+    if (!created) return created.error();
+    const std::filesystem::path tmp = created->path;
+    const int fd = created->fd;
     // Group and mode first (the umask must not widen or narrow the mode),
     // then the size: nothing is written to a file readers could not be
     // allowed to read.
