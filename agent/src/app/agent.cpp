@@ -297,6 +297,12 @@ struct Agent::Impl final : Registry::Hooks {
   }
 
   int run() {
+    // Before anything is published: a reader that sees the segment may stop
+    // us at once, and a SIGTERM must then end the agent gracefully (exit 0),
+    // not by the default action. Asio queues it until the loop runs.
+    signals.add(SIGTERM);
+    signals.add(SIGINT);
+    signals.add(SIGHUP);
     if (auto r = open_segment(); !r) {
       log::error("cannot open the segment", {{"error", r.error().message}});
       return 1;
@@ -329,9 +335,6 @@ struct Agent::Impl final : Registry::Hooks {
     }
     watcher = std::make_unique<DirectoryWatcher>(io, [this](const auto& dir) { registry.on_directory_changed(dir); });
     registry.apply(config);
-    signals.add(SIGTERM);
-    signals.add(SIGINT);
-    signals.add(SIGHUP);
     wait_signals();
     heartbeat();
     log::info("started", {{"runtime_dir", config.runtime_dir.string()},
