@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 cmake --preset fuzz >/dev/null           # CMakePresets.json: clang, build-fuzz/
-cmake --build --preset fuzz -j "$(nproc)"
+cmake --build --preset fuzz -j "$(nproc)" --target fuzzers   # the fuzzers and what they link, not the programs
 for fuzzer in build-fuzz/tests/fuzz/fuzz_*; do
   [[ -x $fuzzer ]] || continue
   name=$(basename "$fuzzer")
