@@ -90,8 +90,8 @@ void CredentialRunner::log_retry_after_limit(const HonouredRetryAfter& honoured,
                  {"retry_after_max_s", Seconds(config_.refresh.retry_after_max).count()}});
       return;
     case HonouredRetryAfter::Limit::value_usable:
-      log::warn("Retry-After would hold the next attempt past the moment the value served becomes unusable "
-                "(expiry minus refresh.min_remaining); retrying before then",
+      // One literal: docs/security.md quotes it.
+      log::warn("Retry-After would hold the next attempt past the moment the value served becomes unusable (expiry minus refresh.min_remaining); retrying before then",
                 {{"credential", config_.name},
                  {"retry_after_s", asked},
                  {"waiting_s", Seconds(honoured.wait).count()},
