@@ -186,7 +186,10 @@ test case (`tests/agent/config/configs/broken/`, run by
 the right. Other messages follow the same patterns: `required`,
 `unknown key (expected one of: …)`, `unknown source '…' (expected one of …)`,
 `must be between A and B, got V`, `must be an absolute path`,
-`file not readable (…)`."""
+`file not readable (…)`. Keys and values from the config are shown escaped
+and cut to 64 characters, and a path longer than 256 bytes keeps its first
+and last keys around `…` (`credentials[0].….ratio`), so a message stays one
+short line however deep the config nests."""
 
 
 def no_duplicates(pairs):

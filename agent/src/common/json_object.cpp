@@ -11,6 +11,29 @@ namespace {
 
 using nlohmann::json;
 
+// The parts of a path (each a key and its array indices) joined, or, past
+// kMaxShownPath bytes, the first part, "…" and as many of the last parts as
+// fit (at least the last one): the depth limit times a key's escaped length
+// made a 4 KiB error line. printable() escapes every non-ASCII byte, so no
+// key can show a "…".
+std::string shown_path(const std::vector<std::string>& parts) {
+  static constexpr std::string_view kElided = ".\xe2\x80\xa6";  // ".…" in UTF-8
+  std::size_t total = 0;
+  for (const auto& part : parts) total += part.size();
+  std::string path = parts.front();
+  if (total <= kMaxShownPath) {
+    for (std::size_t i = 1; i < parts.size(); ++i) path += parts[i];
+    return path;
+  }
+  std::size_t first_kept = parts.size() - 1;
+  std::size_t kept = parts.back().size();
+  while (first_kept > 1 && path.size() + kElided.size() + kept + parts[first_kept - 1].size() <= kMaxShownPath)
+    kept += parts[--first_kept].size();
+  path += kElided;
+  for (std::size_t i = first_kept; i < parts.size(); ++i) path += parts[i];
+  return path;
+}
+
 // Where the parser is, as a JSON path ("credentials[0].refresh.ratio"), kept
 // up to date from nlohmann's parse callbacks.
 class PathTracker {
@@ -52,17 +75,19 @@ class PathTracker {
   // The path of the value being read: the last key of each object, the
   // index of the element being read of each array; "config" at the top.
   std::string where() const {
-    std::string path;
+    std::vector<std::string> parts;  // "credentials[0]", ".refresh": a key and its indices
     for (const Level& l : levels_) {
       if (l.object) {
         if (l.key.empty() && l.keys.empty()) break;  // before the object's first key
-        if (!path.empty()) path += '.';
-        path += printable(l.key);  // keys are config text: escaped and cut
+        // Keys are config text: escaped and cut.
+        parts.push_back((parts.empty() ? "" : ".") + printable(l.key));
+      } else if (const std::string index = "[" + std::to_string(l.elements) + "]"; parts.empty()) {
+        parts.push_back(index);
       } else {
-        path += "[" + std::to_string(l.elements) + "]";
+        parts.back() += index;
       }
     }
-    return path.empty() ? "config" : path;
+    return parts.empty() ? "config" : shown_path(parts);
   }
 
  private:

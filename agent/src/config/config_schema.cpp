@@ -75,7 +75,7 @@ constexpr Property kRefreshProps[] = {
      .description = "Backoff cap once no valid value is left (expired or inside min_remaining); at least 10ms, not longer than retry_max. Unset, it is min(8s, retry_max).",
      .default_value = "\"8s\"", .example = "\"5s\""},
     {.key = "retry_after_max", .kind = Kind::duration,
-     .description = "The longest Retry-After (429/503) honoured; a longer one is clamped to it and logged. At least 1s.",
+     .description = "The longest Retry-After (429/503) honoured; a longer one is clamped to it and logged. While a valid value is served, a Retry-After is also cut so the next attempt comes before the value becomes unusable (expiry minus min_remaining; the backoff alone when that has passed), and logged. At least 1s.",
      .default_value = "\"5m\"", .example = "\"2m\""},
     {.key = "timeout", .kind = Kind::duration,
      .description = "Each request to the IdP, connect to last byte; 100ms to 5m.",

@@ -77,6 +77,29 @@ std::optional<std::filesystem::path> CredentialRunner::watched_directory() const
   return std::get<FileSourceConfig>(config_.settings).path.parent_path();
 }
 
+void CredentialRunner::log_retry_after_limit(const HonouredRetryAfter& honoured, TimePoint now) const {
+  using Seconds = std::chrono::duration<double>;
+  const auto asked = static_cast<std::int64_t>(state_.last_error()->retry_after->count());
+  switch (honoured.limit) {
+    case HonouredRetryAfter::Limit::none:
+      return;
+    case HonouredRetryAfter::Limit::retry_after_max:
+      log::warn("Retry-After is longer than refresh.retry_after_max; waiting retry_after_max",
+                {{"credential", config_.name},
+                 {"retry_after_s", asked},
+                 {"retry_after_max_s", Seconds(config_.refresh.retry_after_max).count()}});
+      return;
+    case HonouredRetryAfter::Limit::value_usable:
+      // One literal: docs/security.md quotes it.
+      log::warn("Retry-After would hold the next attempt past the moment the value served becomes unusable (expiry minus refresh.min_remaining); retrying before then",
+                {{"credential", config_.name},
+                 {"retry_after_s", asked},
+                 {"waiting_s", Seconds(honoured.wait).count()},
+                 {"expires_in_s", Seconds(TimePoint(std::chrono::seconds(state_.current()->expires_at)) - now).count()}});
+      return;
+  }
+}
+
 void CredentialRunner::on_result(FetchResult<FetchedCredential> result, std::chrono::nanoseconds took) {
   const Metrics::Seconds seconds = took;
   if (!is_file()) {
@@ -96,11 +119,7 @@ void CredentialRunner::on_result(FetchResult<FetchedCredential> result, std::chr
     if (is_file()) step.next_attempt = TimePoint::max();
   } else {
     context_.metrics.credential_refresh_failed(config_.name, state_.consecutive_failures(), seconds);
-    if (const auto& ra = state_.last_error()->retry_after; ra && *ra > config_.refresh.retry_after_max)
-      log::warn("Retry-After is longer than refresh.retry_after_max; waiting retry_after_max",
-                {{"credential", config_.name},
-                 {"retry_after_s", static_cast<std::int64_t>(ra->count())},
-                 {"retry_after_max_s", std::chrono::duration<double>(config_.refresh.retry_after_max).count()}});
+    if (step.retry_after) log_retry_after_limit(*step.retry_after, clock.now());
     log::warn("refresh failed; keeping the last good value, retrying",
               {{"credential", config_.name},
                {"error", state_.last_error()->message},

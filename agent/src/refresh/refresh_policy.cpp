@@ -26,9 +26,7 @@ TimePoint next_refresh_time(const RefreshSettings& s, TimePoint issued, TimePoin
   return std::clamp<TimePoint>(at, issued + margin, expires - margin);
 }
 
-milliseconds retry_delay(const RefreshSettings& s, unsigned failures,
-                         std::optional<std::chrono::seconds> retry_after, double unit_sample,
-                         bool value_left) {
+milliseconds backoff_delay(const RefreshSettings& s, unsigned failures, double unit_sample, bool value_left) {
   const milliseconds cap = value_left ? s.retry_max : std::min(s.retry_max, s.retry_max_expired);
   const unsigned doublings = failures == 0 ? 0 : std::min(failures - 1, 30u);
   const double ceiling = std::min<double>(static_cast<double>(cap.count()),
@@ -36,9 +34,22 @@ milliseconds retry_delay(const RefreshSettings& s, unsigned failures,
                                               std::ldexp(1.0, static_cast<int>(doublings)));
   const double floor = static_cast<double>(std::min(s.retry_min, cap).count());
   unit_sample = std::clamp(unit_sample, 0.0, 1.0);
-  milliseconds delay(static_cast<milliseconds::rep>(floor + (ceiling - floor) * unit_sample));
-  if (retry_after) delay += std::min<milliseconds>(*retry_after, s.retry_after_max);
-  return delay;
+  return milliseconds(static_cast<milliseconds::rep>(floor + (ceiling - floor) * unit_sample));
+}
+
+HonouredRetryAfter honour_retry_after(const RefreshSettings& s, milliseconds retry_after,
+                                      std::optional<milliseconds> room) {
+  HonouredRetryAfter h{retry_after, HonouredRetryAfter::Limit::none};
+  if (h.wait > s.retry_after_max) h = {s.retry_after_max, HonouredRetryAfter::Limit::retry_after_max};
+  if (room && h.wait > *room) h = {std::max(*room, milliseconds(0)), HonouredRetryAfter::Limit::value_usable};
+  return h;
+}
+
+milliseconds retry_delay(const RefreshSettings& s, unsigned failures,
+                         std::optional<std::chrono::seconds> retry_after, double unit_sample,
+                         bool value_left) {
+  const milliseconds backoff = backoff_delay(s, failures, unit_sample, value_left);
+  return retry_after ? backoff + honour_retry_after(s, *retry_after).wait : backoff;
 }
 
 TimePoint spread_refresh_time(TimePoint issued, TimePoint at, double unit_sample) {

@@ -35,13 +35,15 @@ bool RefreshState::has_valid(TimePoint now) const {
   return current_ && (current_->expires_at == 0 || from_unix(current_->expires_at) > now);
 }
 
-bool RefreshState::has_value_left(TimePoint now) const {
-  if (!current_) return false;
-  if (current_->expires_at == 0) return true;
+TimePoint RefreshState::usable_until() const {
   const TimePoint expires = from_unix(current_->expires_at);
   const auto lifetime = expires - from_unix(current_->issued_at);
-  const auto reserve = settings_.min_remaining < lifetime ? settings_.min_remaining : milliseconds(0);
-  return expires - now > reserve;
+  return expires - (settings_.min_remaining < lifetime ? settings_.min_remaining : milliseconds(0));
+}
+
+bool RefreshState::has_value_left(TimePoint now) const {
+  if (!current_) return false;
+  return current_->expires_at == 0 || usable_until() > now;
 }
 
 RefreshState::Step RefreshState::on_result(FetchResult<FetchedCredential> result, TimePoint now) {
@@ -80,8 +82,17 @@ RefreshState::Step RefreshState::on_result(FetchResult<FetchedCredential> result
 RefreshState::Step RefreshState::fail(FetchError error, TimePoint now) {
   ++failures_;
   Step step;
-  step.delay = retry_delay(settings_, failures_, error.retry_after, uniform(random_, 0.0, 1.0),
-                           has_value_left(now));
+  step.delay = backoff_delay(settings_, failures_, uniform(random_, 0.0, 1.0), has_value_left(now));
+  if (error.retry_after) {
+    // While readers are served a valid value, an attempt before it becomes
+    // unusable is worth more than the wait the IdP asked for; once none is
+    // left, retry_after_max alone bounds the wait.
+    std::optional<milliseconds> room;
+    if (has_valid(now) && current_->expires_at != 0)
+      room = duration_cast<milliseconds>(usable_until() - now) - step.delay;
+    step.retry_after = honour_retry_after(settings_, *error.retry_after, room);
+    step.delay += step.retry_after->wait;
+  }
   step.next_attempt = now + step.delay;
   last_error_ = std::move(error);
   return step;

@@ -145,11 +145,21 @@ TEST_F(CredentialRunnerTest, RetryAfterIsObeyed) {
   EXPECT_EQ(published, std::vector<std::string>{"late"});
 }
 
+// Runs fetches and timers until the source has been asked `n` times.
+void run_until_fetched(ManualFetchExecutor& fetches, SimulatedTime& time, const ScriptedSource& source,
+                       std::size_t n) {
+  for (int i = 0; i < 100 && source.fetched_at.size() < n; ++i) {
+    if (fetches.run_pending() == 0) {
+      ASSERT_TRUE(time.fire_next());
+    }
+  }
+  ASSERT_EQ(source.fetched_at.size(), n);
+}
+
 // Issue 11: `Retry-After: 999999999` (the Entra source caps what it parses at
-// a day) put the next try a day away while the token had a minute left. The
-// runner waits at most refresh.retry_after_max (then its backoff), says so in
-// the log, and -- with retry_after_max below the time left -- fetches again
-// before the token expires.
+// a day) put the next try a day away. With a token that stays usable longer
+// than refresh.retry_after_max the runner waits retry_after_max (then its
+// backoff) and says so in the log.
 TEST_F(CredentialRunnerTest, AHugeRetryAfterIsClampedToRetryAfterMaxAndLogged) {
   for (const auto retry_after_max : {std::chrono::milliseconds(30s), RefreshSettings{}.retry_after_max}) {
     SCOPED_TRACE(retry_after_max.count());
@@ -157,31 +167,52 @@ TEST_F(CredentialRunnerTest, AHugeRetryAfterIsClampedToRetryAfterMaxAndLogged) {
     source = std::make_shared<ScriptedSource>(time.clock());
     published.clear();
     const std::int64_t t0 = time.clock().unix_seconds();
-    source->script.push_back(token("minute-left", t0 - 3540, 3600));  // expires at t0 + 60
+    // Expires at t0 + 20 m, usable (min_remaining 5 m) until t0 + 15 m; due
+    // for a refresh at once.
+    source->script.push_back(token("usable-15m", t0 - 3000, 4200));
     source->script.push_back(FetchError{"HTTP 429", seconds(999'999'999), 429});
     source->script.push_back(token("fresh", t0, 3600));
     testing::LogCapture log;
     auto runner = make();
     runner->start();
-    // Until the third fetch: the executor's pending fetches, else the next timer.
-    for (int i = 0; i < 100 && source->fetched_at.size() < 3; ++i) {
-      if (fetches.run_pending() == 0) {
-        ASSERT_TRUE(time.fire_next());
-      }
-    }
-    ASSERT_EQ(source->fetched_at.size(), 3u);
+    run_until_fetched(fetches, time, *source, 3);
     const std::int64_t throttled_at = source->fetched_at[1];
     const std::int64_t retried_at = source->fetched_at[2];
-    EXPECT_GT(retried_at, throttled_at) << "Retry-After not obeyed at all";
-    EXPECT_LE(retried_at - throttled_at,
+    EXPECT_EQ(retried_at - throttled_at,
               std::chrono::duration_cast<seconds>(retry_after_max + config.refresh.retry_min).count());
-    if (retry_after_max < 60s) {
-      EXPECT_LT(retried_at, t0 + 60) << "the retry came after the token expired";
-    }
     EXPECT_EQ(published.back(), "fresh");
     EXPECT_NE(log.text().find("Retry-After is longer than refresh.retry_after_max"), std::string::npos) << log.text();
     runner->stop();
   }
+}
+
+// Review of the clamp above: with 40 s of a token left and `Retry-After: 300`
+// under a retry_after_max of 10 m, the next attempt came after the token
+// expired, though the IdP might have answered in time. A Retry-After never
+// holds the attempt past the moment the value becomes unusable (expiry minus
+// min_remaining; here already passed, so the backoff alone), and the log
+// says why it was shortened.
+TEST_F(CredentialRunnerTest, ARetryAfterOutlastingTheTokenIsCutSoItIsRetriedBeforeItExpires) {
+  config.refresh.retry_after_max = 10min;
+  const std::int64_t t0 = time.clock().unix_seconds();
+  source->script.push_back(token("40s-left", t0 - 3560, 3600));  // expires at t0 + 40
+  source->script.push_back(FetchError{"HTTP 429", seconds(300), 429});
+  source->script.push_back(token("fresh", t0 + 1, 3600));
+  testing::LogCapture log;
+  auto runner = make();
+  runner->start();
+  run_until_fetched(fetches, time, *source, 3);
+  EXPECT_EQ(source->fetched_at[1], t0);
+  EXPECT_EQ(source->fetched_at[2], t0 + 1) << "retry_min after the 429, not Retry-After's 300 s";
+  EXPECT_EQ(published, (std::vector<std::string>{"40s-left", "fresh"}));
+  EXPECT_NE(log.text().find("Retry-After would hold the next attempt past the moment the value served becomes "
+                            "unusable (expiry minus refresh.min_remaining)"),
+            std::string::npos)
+      << log.text();
+  EXPECT_NE(log.text().find("retry_after_s=300 waiting_s=0.0 expires_in_s=40.0"), std::string::npos) << log.text();
+  EXPECT_EQ(log.text().find("Retry-After is longer than refresh.retry_after_max"), std::string::npos)
+      << "300 s is under retry_after_max: " << log.text();
+  runner->stop();
 }
 
 TEST_F(CredentialRunnerTest, AChangeDuringAFetchFetchesAgainRightAfterIt) {

@@ -67,6 +67,7 @@ TEST(NextRefresh, AlwaysStrictlyInsideTheValidityWindow) {
 
 TEST(RetryDelay, GrowsExponentiallyUpToRetryMax) {
   RefreshSettings s;  // 1 s .. 60 s
+  EXPECT_EQ(backoff_delay(s, 3, 1.0), 4s) << "retry_delay without a Retry-After";
   // unit_sample 1 = the ceiling of each step
   EXPECT_EQ(retry_delay(s, 1, std::nullopt, 1.0), 1s);
   EXPECT_EQ(retry_delay(s, 2, std::nullopt, 1.0), 2s);
@@ -95,6 +96,26 @@ TEST(RetryDelay, RetryAfterIsClampedToRetryAfterMax) {
   EXPECT_EQ(retry_delay(s, 1, 3600s, 0.0), 301s);
   s.retry_after_max = 2min;
   EXPECT_EQ(retry_delay(s, 1, 3600s, 0.0), 121s);
+}
+
+TEST(HonourRetryAfter, ClampedToRetryAfterMaxThenToTheRoomLeft) {
+  RefreshSettings s;  // retry_after_max 5 m
+  using Limit = HonouredRetryAfter::Limit;
+  auto h = honour_retry_after(s, 30s);
+  EXPECT_EQ(h.wait, 30s);
+  EXPECT_EQ(h.limit, Limit::none);
+  h = honour_retry_after(s, 3600s);
+  EXPECT_EQ(h.wait, 300s);
+  EXPECT_EQ(h.limit, Limit::retry_after_max);
+  h = honour_retry_after(s, 3600s, 40s);
+  EXPECT_EQ(h.wait, 40s) << "the room left wins over retry_after_max";
+  EXPECT_EQ(h.limit, Limit::value_usable);
+  h = honour_retry_after(s, 30s, 40s);
+  EXPECT_EQ(h.wait, 30s) << "a Retry-After that fits is waited in full";
+  EXPECT_EQ(h.limit, Limit::none);
+  h = honour_retry_after(s, 30s, -5s);
+  EXPECT_EQ(h.wait, 0s) << "never a negative wait: the backoff alone";
+  EXPECT_EQ(h.limit, Limit::value_usable);
 }
 
 TEST(RetryDelay, WithNoValueLeftTheCapIsRetryMaxExpired) {

@@ -109,6 +109,48 @@ TEST_F(RefreshStateTest, RetryAfterLongerThanRetryAfterMaxIsClamped) {
   EXPECT_EQ(step.next_attempt, at(kNow + 301)) << "retry_after_max 5 m, then retry_min";
 }
 
+// Review of issue 11's clamp: with 40 s of a token left and `Retry-After:
+// 300` under a retry_after_max of 10 m, the next attempt came after the token
+// expired. A Retry-After never holds the attempt past the moment the value
+// served becomes unusable (expiry minus min_remaining); the backoff stays.
+TEST_F(RefreshStateTest, RetryAfterNeverHoldsTheAttemptPastTheUsableValue) {
+  settings.retry_after_max = 10min;
+  RefreshState s = running(mid);  // expires at kNow + 3600; min_remaining 5 m
+  // 40 s left, inside min_remaining already: the backoff alone (first
+  // failure: retry_min), so the IdP may still answer in time.
+  auto step = s.on_result(http_error(429, 300s), at(kNow + 3600 - 40));
+  EXPECT_EQ(step.next_attempt, at(kNow + 3600 - 39));
+  ASSERT_TRUE(step.retry_after);
+  EXPECT_EQ(step.retry_after->limit, HonouredRetryAfter::Limit::value_usable);
+  EXPECT_EQ(step.retry_after->wait, 0ms);
+
+  // 10 m left (5 m before min_remaining begins), Retry-After 9 m: the attempt
+  // comes when the value becomes unusable, not 4 m after it.
+  RefreshState t = running(mid);
+  step = t.on_result(http_error(429, 540s), at(kNow + 3600 - 600));
+  EXPECT_EQ(step.next_attempt, at(kNow + 3600 - 300));
+  EXPECT_EQ(step.retry_after->wait, 299s) << "the rest of the 300 s is the backoff (retry_min)";
+  EXPECT_EQ(step.retry_after->limit, HonouredRetryAfter::Limit::value_usable);
+
+  // A Retry-After that ends in time is waited in full, then the backoff.
+  RefreshState u = running(mid);
+  step = u.on_result(http_error(429, 120s), at(kNow + 3600 - 600));
+  EXPECT_EQ(step.next_attempt, at(kNow + 3600 - 600 + 121));
+  EXPECT_EQ(step.retry_after->limit, HonouredRetryAfter::Limit::none);
+}
+
+TEST_F(RefreshStateTest, WithNoValidValueLeftRetryAfterMaxAloneBoundsTheWait) {
+  settings.retry_after_max = 10min;
+  RefreshState s = running(mid);  // expires at kNow + 3600
+  auto step = s.on_result(http_error(429, 300s), at(kNow + 3600));
+  EXPECT_EQ(step.next_attempt, at(kNow + 3600 + 301)) << "nothing left to keep: Retry-After, then retry_min";
+  EXPECT_EQ(step.retry_after->limit, HonouredRetryAfter::Limit::none);
+  RefreshState fresh(settings, mid);
+  step = fresh.on_result(http_error(429, 3600s), at(kNow));
+  EXPECT_EQ(step.next_attempt, at(kNow + 601));
+  EXPECT_EQ(step.retry_after->limit, HonouredRetryAfter::Limit::retry_after_max);
+}
+
 TEST_F(RefreshStateTest, WithoutAnyValueTheBackoffStopsAtRetryMaxExpired) {
   RefreshState s(settings, mid);
   std::chrono::milliseconds longest{0};

@@ -151,6 +151,9 @@ TEST(SimulatedSoak, NoRequestEarlierThanRetryAfter) {
     EngineRun r;
     r.settings.retry_min = 1s;
     r.settings.retry_max = 2s;
+    // Minute tokens: at least 12 s are left at a refresh, so the Retry-After
+    // ends before the token does (a longer one is cut, the next test).
+    r.idp.lifetime = 60;
     r.idp.throttle_at = kStart + 30s;
     r.idp.retry_after = 10s;
     r.go(seed, 2min);
@@ -163,6 +166,24 @@ TEST(SimulatedSoak, NoRequestEarlierThanRetryAfter) {
     ASSERT_LT(throttled + 1, r.idp.requests.size()) << "seed " << seed;
     // Retry-After counts from when the answer arrived.
     EXPECT_GE(r.idp.requests[throttled + 1] - (r.idp.requests[throttled] + r.latency), 10s) << "seed " << seed;
+  }
+}
+
+// Issue 11's review: a Retry-After longer than the token has left let it
+// lapse although the IdP would have answered. The attempt comes before the
+// token becomes unusable (expiry minus min_remaining, 3 s of a 20 s token).
+TEST(SimulatedSoak, ARetryAfterLongerThanTheTokenLeftNeverLetsItLapse) {
+  for (std::uint32_t seed = 1; seed <= 50; ++seed) {
+    EngineRun r;
+    r.settings.retry_min = 1s;
+    r.settings.retry_max = 2s;
+    r.settings.min_remaining = 3s;
+    r.idp.throttle_at = kStart + 30s;
+    r.idp.retry_after = 60s;  // under retry_after_max (5 m)
+    r.go(seed, 2min);
+    EXPECT_TRUE(r.invalid_ticks.empty()) << "seed " << seed << ": the token lapsed at "
+                                         << (r.invalid_ticks.empty() ? 0 : unix_of(r.invalid_ticks.front()));
+    EXPECT_GE(r.publishes, 7) << "seed " << seed << ": refreshing stopped";
   }
 }
 

@@ -267,13 +267,18 @@ TEST_F(EntraAgent, OutageServesTheLastTokenUntilItsExpThenRecovers) {
 }
 
 TEST_F(EntraAgent, RetryAfterHoldsTheNextRequestBack) {
-  standin().admin(HttpMethod::post, "/settings", {{"token_lifetime", 6}});
+  // Tokens with time to spare (a Retry-After that outlasts the token is cut,
+  // RefreshStateTest.RetryAfterNeverHoldsTheAttemptPastTheUsableValue),
+  // refreshed every 2 s by the IdP's refresh_in, without jitter.
+  standin().admin(HttpMethod::post, "/settings", {{"token_lifetime", 100}, {"refresh_in", 2}});
   auto c = secret_credential("redis");
-  c["refresh"] = {{"retry_min", "1s"}, {"retry_max", "2s"}};  // without Retry-After: back within 2 s
+  c["refresh"] = {{"retry_min", "1s"}, {"retry_max", "2s"}, {"jitter", 0}};  // without Retry-After: back within 2 s
   start_agent({c});
-  const std::uint64_t g1 = wait_valid("redis");
+  // The first refresh after a start is spread (it may come at once); the
+  // fault waits for it, so the 429 answers the refresh 2 s after it.
+  const std::uint64_t g2 = wait_valid("redis", wait_valid("redis"));
   standin().fault({{"target", "token"}, {"mode", "status"}, {"status", 429}, {"retry_after", "4"}, {"count", 1}});
-  wait_valid("redis", g1);
+  wait_valid("redis", g2);
   const auto requests = standin().token_requests();
   ASSERT_GE(requests.size(), 3u);
   std::size_t throttled = 0;

@@ -35,12 +35,19 @@ struct JsonDocumentLimits {
   std::size_t max_depth = 16;  // objects and arrays inside each other
 };
 
+// The longest path parse_json_document shows whole; a longer one keeps its
+// first and last keys (with their array indices) around "…" ("a[0].….y.z"),
+// so an error line is bounded however deep and long-keyed the document: two
+// keys cut to 64 characters and escaped (259 bytes each), "…", and at most
+// 14 array indices (the depth limit).
+inline constexpr std::size_t kMaxShownPath = 256;
+
 // Parses one JSON document strictly: a key twice in one object, nesting
 // deeper than `limits.max_depth` and numbers out of double's range are
 // errors, and every error -- syntax ones too -- names the JSON path where it
 // happened ("log.level: duplicate key", "credentials[0]: not valid JSON:
-// ..."; "config: ..." at the top). Never throws; quotes at most a few dozen
-// characters of the input.
+// ..."; "config: ..." at the top; see kMaxShownPath). Never throws; quotes at
+// most a few dozen characters of the input.
 Result<nlohmann::json> parse_json_document(std::string_view text, JsonDocumentLimits limits = {});
 
 // `text` for an error line: control and non-ASCII bytes as \xNN, cut to

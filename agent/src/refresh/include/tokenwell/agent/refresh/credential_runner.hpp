@@ -59,6 +59,8 @@ class CredentialRunner final : public EntryRunner {
   bool is_file() const { return std::holds_alternative<FileSourceConfig>(config_.settings); }
   void on_result(FetchResult<FetchedCredential> result, std::chrono::nanoseconds took);
   void schedule(TimePoint at);
+  // Says in the log when and why a Retry-After was shortened.
+  void log_retry_after_limit(const HonouredRetryAfter& honoured, TimePoint now) const;
 
   CredentialConfig config_;
   Context context_;

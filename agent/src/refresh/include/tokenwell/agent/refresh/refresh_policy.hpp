@@ -4,6 +4,9 @@
 //
 //   auto at = next_refresh_time(settings, issued, expires, refresh_in, rng.uniform(-1, 1));
 //   auto wait = retry_delay(settings, failures, retry_after, rng.uniform(0, 1), value_left);
+//   // or, keeping a Retry-After from holding an attempt past `usable_for`:
+//   auto backoff = backoff_delay(settings, failures, rng.uniform(0, 1), value_left);
+//   auto wait = backoff + honour_retry_after(settings, retry_after, usable_for - backoff).wait;
 //
 // Thread-compatible (free functions and a plain struct).
 #pragma once
@@ -27,13 +30,35 @@ TimePoint next_refresh_time(const RefreshSettings& s, TimePoint issued, TimePoin
                             std::optional<std::chrono::seconds> refresh_in,
                             double jitter_sample);
 
-// How long to wait after the `failures`-th consecutive failure (1 = first):
-// exponential backoff with full jitter between retry_min and
+// The backoff after the `failures`-th consecutive failure (1 = first):
+// exponential with full jitter between retry_min and
 // min(cap, retry_min * 2^(failures-1)) (unit_sample uniform in [0, 1]), where
 // the cap is retry_max while a valid value is left and retry_max_expired when
-// none is. A server's Retry-After (at most retry_after_max) is waited first
-// and the jittered backoff after it, so a fleet told the same Retry-After
-// does not come back at the same instant.
+// none is.
+std::chrono::milliseconds backoff_delay(const RefreshSettings& s, unsigned failures, double unit_sample,
+                                        bool value_left = true);
+
+// How much of a server's Retry-After is waited, and what shortened it.
+struct HonouredRetryAfter {
+  enum class Limit {
+    none,             // waited as asked
+    retry_after_max,  // cut to refresh.retry_after_max
+    value_usable,     // cut so the attempt comes before the value served becomes unusable
+  };
+  std::chrono::milliseconds wait{0};
+  Limit limit = Limit::none;
+};
+
+// A server's Retry-After, at most retry_after_max and at most `room` when
+// given (never below zero): the refresh engine passes the time the value it
+// serves stays usable (until its expiry minus min_remaining) less the
+// backoff, so a throttled IdP may still answer before readers lose the value.
+HonouredRetryAfter honour_retry_after(const RefreshSettings& s, std::chrono::milliseconds retry_after,
+                                      std::optional<std::chrono::milliseconds> room = std::nullopt);
+
+// backoff_delay plus a server's Retry-After (at most retry_after_max) waited
+// before it, so a fleet told the same Retry-After does not come back at the
+// same instant.
 std::chrono::milliseconds retry_delay(const RefreshSettings& s, unsigned failures,
                                       std::optional<std::chrono::seconds> retry_after,
                                       double unit_sample, bool value_left = true);

@@ -14,7 +14,9 @@
 //
 // Retries never stop; a failure never drops the last good credential (it is
 // served until it expires). Once no valid value is left the backoff is capped
-// by retry_max_expired instead of retry_max, and the first refresh after a
+// by retry_max_expired instead of retry_max, a Retry-After never holds the
+// next attempt past the moment the value served becomes unusable (its expiry
+// minus min_remaining), and the first refresh after a
 // start or after failures is spread (spread_refresh_time), so a fleet that
 // fetched together does not refresh together. Thread-compatible: owned by
 // the loop thread.
@@ -36,6 +38,8 @@ class RefreshState {
     bool publish = false;        // current() holds a new credential to publish
     TimePoint next_attempt;      // when to fetch again
     std::chrono::milliseconds delay{0};  // next_attempt - now, for logs
+    // A failure's Retry-After as waited (honour_retry_after), for logs.
+    std::optional<HonouredRetryAfter> retry_after;
   };
 
   RefreshState(RefreshSettings settings, RandomSource& random);
@@ -66,6 +70,9 @@ class RefreshState {
 
  private:
   Step fail(FetchError error, TimePoint now);
+  // current()'s expiry minus min_remaining (when shorter than its lifetime);
+  // only for a value that expires.
+  TimePoint usable_until() const;
 
   RefreshSettings settings_;
   RandomSource& random_;
