@@ -128,7 +128,7 @@ struct Metrics::Impl {
   Counter& socket_denied = counter(
       registry, "tokenwell_socket_denied_total",
       "Answers 403 on the Unix socket because the caller's uid and gid are not in `allow`: "
-      "one per such connection, closed when accepted (and per request after a narrowing "
+      "one per such connection, answered when accepted (and per request after a narrowing "
       "reload).").Add({});
   Gauge& socket_connections = gauge(
       registry, "tokenwell_socket_connections",

@@ -1,6 +1,6 @@
 // Floods of the Unix socket from another uid (a child process that becomes
 // it): a uid not in `allow` is refused when its connection is accepted, so
-// it holds neither a slot nor a descriptor; an allowed uid holds at most its
+// it holds no slot and few descriptors; an allowed uid holds at most its
 // per-uid share. Meanwhile the agent's own uid keeps getting its answers.
 #include <fcntl.h>
 #include <grp.h>
@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <iostream>
 #include <iterator>
+#include <optional>
 
 #include "api_test_support.hpp"
 
@@ -78,6 +79,8 @@ class Flood {
     hold_ = hold[1];
   }
 
+  Flood(const Flood&) = delete;
+  Flood& operator=(const Flood&) = delete;
   ~Flood() {
     if (hold_ >= 0) ::close(hold_);
     if (report_ >= 0) ::close(report_);
@@ -138,24 +141,33 @@ class SocketFloodTest : public SocketApiTest {
     std::cout << "[          ] " << during << " answers during the flood\n";
     return most;
   }
+
+  // Opens the API with `o` (and kMaxConnections), then floods it with
+  // kFloodSize connections as nobody while asking throughout; the flood
+  // stays open until the test ends.
+  void flood_while_asking(SocketApiOptions o) {
+    o.limits.max_connections = kMaxConnections;
+    open(o);
+    baseline_ = open_descriptors();
+    flood_.emplace(socket_path(), kNobody, kFloodSize);
+    ASSERT_TRUE(flood_->started());
+    most_ = ask_throughout(*flood_);
+    ASSERT_FALSE(HasFailure());
+    ASSERT_EQ(flood_->connected(), kFloodSize);
+  }
+
+  std::optional<Flood> flood_;
+  std::size_t baseline_ = 0;  // descriptors open before the flood
+  std::size_t most_ = 0;      // the most open while it ran
 };
 
 TEST_F(SocketFloodTest, ARefusedUidsFloodHoldsNoSlotsAndAllowedCallersKeepTheirAnswers) {
-  SocketApiOptions o = options();
-  o.limits.max_connections = kMaxConnections;
-  open(o);
-  const std::size_t baseline = open_descriptors();
-
-  Flood flood(socket_path(), kNobody, kFloodSize);
-  ASSERT_TRUE(flood.started());
-  const std::size_t most = ask_throughout(flood);
-  ASSERT_FALSE(HasFailure());
-  ASSERT_EQ(flood.connected(), kFloodSize);
+  ASSERT_NO_FATAL_FAILURE(flood_while_asking(options()));
 
   // No refused connection took a slot; the flood, still held open by its
   // sender, costs the agent at most the refusals it keeps for a moment.
-  EXPECT_LE(most, baseline + kMaxRefusals + 8) << "baseline " << baseline;
-  EXPECT_LE(open_descriptors(), baseline + kMaxRefusals + 8);
+  EXPECT_LE(most_, baseline_ + kMaxRefusals + 8) << "baseline " << baseline_;
+  EXPECT_LE(open_descriptors(), baseline_ + kMaxRefusals + 8);
   // Every one was counted as a 403 answered before any request was read.
   EXPECT_TRUE(eventually([&] { return metric("tokenwell_socket_denied_total") == kFloodSize; }))
       << metrics.scrape();
@@ -172,16 +184,8 @@ TEST_F(SocketFloodTest, ARefusedUidsFloodHoldsNoSlotsAndAllowedCallersKeepTheirA
 
 TEST_F(SocketFloodTest, OneAllowedUidCannotTakeTheSlotsOfAnother) {
   SocketApiOptions o = options();
-  o.limits.max_connections = kMaxConnections;
   o.allow = {.uids = {0, kNobody}, .gids = {}};
-  open(o);
-  const std::size_t baseline = open_descriptors();
-
-  Flood flood(socket_path(), kNobody, kFloodSize);
-  ASSERT_TRUE(flood.started());
-  const std::size_t most = ask_throughout(flood);
-  ASSERT_FALSE(HasFailure());
-  ASSERT_EQ(flood.connected(), kFloodSize);
+  ASSERT_NO_FATAL_FAILURE(flood_while_asking(o));
 
   // nobody holds its share, 256 idle connections; the rest were closed at once.
   constexpr std::size_t kShare = kMaxConnections / 4;
@@ -189,7 +193,7 @@ TEST_F(SocketFloodTest, OneAllowedUidCannotTakeTheSlotsOfAnother) {
     return metric("tokenwell_socket_connections_refused_total") == kFloodSize - kShare;
   })) << metrics.scrape();
   EXPECT_TRUE(eventually([&] { return metric("tokenwell_socket_connections") == kShare; }));
-  EXPECT_LE(most, baseline + kShare + 8) << "baseline " << baseline;
+  EXPECT_LE(most_, baseline_ + kShare + 8) << "baseline " << baseline_;
   EXPECT_NE(log.text().find("warn a uid has max_connections_per_uid open; its new connections are "
                             "closed at once listener=socket API uid=65534 "
                             "max_connections_per_uid=256 suppressed=0"),

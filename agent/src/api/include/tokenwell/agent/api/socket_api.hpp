@@ -8,8 +8,8 @@
 //   GET  /healthz   /readyz
 //
 // Every caller is authorized by SO_PEERCRED against `allow` when its
-// connection is accepted: others get a fixed 403 and are closed at once,
-// their request unread, so they hold no slot (counted, logged with
+// connection is accepted: others get a fixed 403 at once, their request
+// unread, and hold no slot (counted, logged with
 // uid/gid/pid; each request is checked again, as a reload may narrow
 // `allow`). One uid holds at most limits.max_connections_per_uid connections
 // (0: a quarter of max_connections, at least 16). With `after`, a credential request is
