@@ -111,19 +111,21 @@ class Refusal final : public std::enable_shared_from_this<Refusal<Protocol>> {
     });
   }
 
-  bool open() const { return deadline_ != nullptr; }
+  bool open() const { return !closed_; }
 
+  // Also from the deadline's own callback: the timer is cancelled, not destroyed.
   void close() {
-    if (!open()) return;
+    if (closed_) return;
+    closed_ = true;
     deadline_->cancel();
-    deadline_.reset();
     error_code ignored;
     socket_.close(ignored);
   }
 
  private:
   typename Protocol::socket socket_;
-  std::unique_ptr<Timer> deadline_;  // null once closed
+  std::unique_ptr<Timer> deadline_;
+  bool closed_ = false;
 };
 
 }  // namespace detail
