@@ -40,7 +40,7 @@ constexpr std::size_t kPipelineSlack = 1024;
 // the connection before the client has read that response.
 constexpr std::chrono::milliseconds kMaxLinger = 2s;
 // A refused peer's socket is kept at most this long for its request to
-// arrive (Refusal), and at most this many of them at once.
+// arrive (Refusal).
 constexpr std::chrono::milliseconds kRefusalLinger = 1s;
 
 std::optional<PeerCredentials> peer_credentials(asio::ip::tcp::socket&) { return std::nullopt; }

@@ -1,9 +1,10 @@
 // http_server.hpp -- the one HTTP/1.1 server (Boost.Beast) under both the
 // Unix socket API and the TCP health listener: accepting within
 // max_connections (and, on Unix sockets, max_connections_per_uid), refusing
-// at accept a peer the handler does not admit, reading each request within HttpLimits, answering now or
-// later (long-polls), keep-alive, and a graceful stop. What a request means
-// is the RequestHandler's business; this file only moves bytes safely.
+// at accept a peer the handler does not admit, reading each request within
+// HttpLimits, answering now or later (long-polls), keep-alive, and a
+// graceful stop. What a request means is the RequestHandler's business;
+// this file only moves bytes safely.
 //
 //   auto server = std::make_shared<HttpServer<tcp>>(std::move(acceptor), limits, handler);
 //   server->start();
@@ -171,13 +172,13 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   std::unique_ptr<Timer> grace_;
 };
 
-// A listening socket of `Protocol` (asio::ip::tcp or
-// asio::local::stream_protocol) and its accept loop.
 namespace detail {
 template <typename Protocol>
-class Refusal;
+class Refusal;  // http_server.cpp
 }  // namespace detail
 
+// A listening socket of `Protocol` (asio::ip::tcp or
+// asio::local::stream_protocol) and its accept loop.
 template <typename Protocol>
 class HttpServer final : public ServerCore {
  public:
