@@ -39,6 +39,9 @@ constexpr std::size_t kPipelineSlack = 1024;
 // discarding) what the client still sends, so that closing does not reset
 // the connection before the client has read that response.
 constexpr std::chrono::milliseconds kMaxLinger = 2s;
+// A refused peer's socket is kept at most this long for its request to
+// arrive (Refusal).
+constexpr std::chrono::milliseconds kRefusalLinger = 1s;
 
 std::optional<PeerCredentials> peer_credentials(asio::ip::tcp::socket&) { return std::nullopt; }
 
@@ -67,6 +70,67 @@ std::optional<PeerCredentials> peer_credentials(asio::local::stream_protocol::so
   // the reverse.
   return peer;
 }
+
+// Reads and drops what a peer has sent, without waiting: closing over
+// unread input would turn the peer's end of an answer into ECONNRESET.
+void drop_input(int fd) {
+  char discard[4096];
+  for (int i = 0; i < 4 && ::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0; ++i) {
+  }
+}
+
+}  // namespace
+
+namespace detail {
+
+// A peer the handler did not admit. kForbiddenAtAccept is written at once
+// (a fresh socket's buffer holds it) and the sending side shut, but the
+// socket is kept until the peer's request arrives, it hangs up or
+// kRefusalLinger passes: the agent accepts a connection before its client
+// has sent anything, and closing then would fail the client's send with
+// EPIPE instead of giving it the 403. No request is read and no slot taken;
+// HttpServer keeps at most kMaxRefusals of these, closing the oldest for a
+// new one, so a flood of refused peers holds few descriptors.
+template <typename Protocol>
+class Refusal final : public std::enable_shared_from_this<Refusal<Protocol>> {
+ public:
+  explicit Refusal(typename Protocol::socket socket) : socket_(std::move(socket)) {}
+
+  void start(TimeSource& time) {
+    const int fd = socket_.native_handle();
+    (void)::send(fd, kForbiddenAtAccept.data(), kForbiddenAtAccept.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    error_code ignored;
+    socket_.shutdown(Protocol::socket::shutdown_send, ignored);
+    deadline_ = time.create_timer([weak = this->weak_from_this()] {
+      if (auto self = weak.lock()) self->close();
+    });
+    deadline_->arm(kRefusalLinger);
+    socket_.async_wait(Protocol::socket::wait_read, [self = this->shared_from_this()](const error_code& ec) {
+      if (!ec && self->open()) drop_input(self->socket_.native_handle());
+      self->close();
+    });
+  }
+
+  bool open() const { return !closed_; }
+
+  // Also from the deadline's own callback: the timer is cancelled, not destroyed.
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    deadline_->cancel();
+    error_code ignored;
+    socket_.close(ignored);
+  }
+
+ private:
+  typename Protocol::socket socket_;
+  std::unique_ptr<Timer> deadline_;
+  bool closed_ = false;
+};
+
+}  // namespace detail
+
+namespace {
 
 // The status to answer a request that could not be read with, or 0 when
 // there is nobody to answer (the peer left, or a deadline closed the socket).
@@ -386,13 +450,24 @@ void ServerCore::detach() {
   for (const auto& c : live_connections()) c->close();
 }
 
-void ServerCore::add(const std::shared_ptr<Connection>& connection) {
-  connections_.emplace(connection.get(), Open{connection, accepted_++});
+void ServerCore::add(const std::shared_ptr<Connection>& connection, std::optional<uid_t> uid) {
+  connections_.emplace(connection.get(), Open{connection, accepted_++, uid});
+  if (uid) ++open_per_uid_[*uid];
   if (handler_ != nullptr) handler_->connections_changed(connections_.size());
 }
 
+std::size_t ServerCore::open_connections_of(uid_t uid) const {
+  const auto it = open_per_uid_.find(uid);
+  return it == open_per_uid_.end() ? 0 : it->second;
+}
+
 void ServerCore::remove(Connection* connection) {
-  if (connections_.erase(connection) == 0) return;
+  const auto it = connections_.find(connection);
+  if (it == connections_.end()) return;
+  if (const std::optional<uid_t> uid = it->second.uid; uid) {
+    if (--open_per_uid_[*uid] == 0) open_per_uid_.erase(*uid);
+  }
+  connections_.erase(it);
   if (handler_ != nullptr) handler_->connections_changed(connections_.size());
   finish_stop_if_done();
 }
@@ -459,6 +534,18 @@ void HttpServer<Protocol>::on_accept(const error_code& ec, typename Protocol::so
     retry_->arm(100ms);
     return;
   }
+  const std::optional<PeerCredentials> peer = peer_credentials(socket);
+  if (RequestHandler* h = handler(); h != nullptr && !h->admit(peer)) {
+    refuse(std::move(socket));
+    return accept();
+  }
+  if (const std::size_t cap = limits().max_connections_per_uid;
+      peer && cap > 0 && open_connections_of(peer->uid) >= cap) {
+    if (RequestHandler* h = handler()) h->connection_refused_for_uid(peer->uid);
+    error_code ignored;
+    socket.close(ignored);
+    return accept();
+  }
   if (open_connections() >= limits().max_connections && limits().shed_idle_when_full && shed_oldest_idle()) {
     if (RequestHandler* h = handler()) h->connection_shed();
   }
@@ -467,13 +554,24 @@ void HttpServer<Protocol>::on_accept(const error_code& ec, typename Protocol::so
     error_code ignored;
     socket.close(ignored);
   } else {
-    const std::optional<PeerCredentials> peer = peer_credentials(socket);
     auto connection =
         std::make_shared<HttpConnection<Protocol>>(std::move(socket), shared_from_this(), peer);
-    add(connection);
+    add(connection, peer ? std::optional<uid_t>(peer->uid) : std::nullopt);
     connection->start();
   }
   accept();
+}
+
+template <typename Protocol>
+void HttpServer<Protocol>::refuse(typename Protocol::socket socket) {
+  std::erase_if(refusals_, [](const auto& r) { return !r->open(); });
+  if (refusals_.size() >= kMaxRefusals) {
+    refusals_.front()->close();
+    refusals_.pop_front();
+  }
+  auto refusal = std::make_shared<detail::Refusal<Protocol>>(std::move(socket));
+  refusal->start(time());
+  refusals_.push_back(std::move(refusal));
 }
 
 template <typename Protocol>
@@ -481,6 +579,8 @@ void HttpServer<Protocol>::close_acceptor() {
   error_code ignored;
   acceptor_.close(ignored);
   retry_->cancel();
+  for (const auto& r : refusals_) r->close();
+  refusals_.clear();
 }
 
 template class HttpServer<asio::ip::tcp>;

@@ -1,8 +1,10 @@
 // http_server.hpp -- the one HTTP/1.1 server (Boost.Beast) under both the
 // Unix socket API and the TCP health listener: accepting within
-// max_connections, reading each request within HttpLimits, answering now or
-// later (long-polls), keep-alive, and a graceful stop. What a request means
-// is the RequestHandler's business; this file only moves bytes safely.
+// max_connections (and, on Unix sockets, max_connections_per_uid), refusing
+// at accept a peer the handler does not admit, reading each request within
+// HttpLimits, answering now or later (long-polls), keep-alive, and a
+// graceful stop. What a request means is the RequestHandler's business;
+// this file only moves bytes safely.
 //
 //   auto server = std::make_shared<HttpServer<tcp>>(std::move(acceptor), limits, handler);
 //   server->start();
@@ -17,6 +19,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -72,11 +75,23 @@ class RequestHandler {
   virtual ~RequestHandler() = default;
   // `peer` is set on Unix sockets; empty on TCP or when the kernel would not say.
   virtual Outcome handle(const Request& request, const std::optional<PeerCredentials>& peer) = 0;
+  // Asked when a connection is accepted, before it takes a slot. One not
+  // admitted is answered kForbiddenAtAccept at once and closed as soon as
+  // its client has sent its request (at most 1 s later), its request never
+  // read: a refused peer holds no slot, and all of them together at most
+  // HttpServer::kMaxRefusals descriptors. The handler counts and logs it.
+  virtual bool admit(const std::optional<PeerCredentials>& peer) {
+    (void)peer;
+    return true;
+  }
   // The server answered by itself a request it could not read (400, 413, 431).
   virtual void answered_unreadable(unsigned status) { (void)status; }
   virtual void connections_changed(std::size_t open) { (void)open; }
   // A connection was closed at once because max_connections were open.
   virtual void connection_refused() {}
+  // A connection was closed at once because its uid already had
+  // HttpLimits::max_connections_per_uid open.
+  virtual void connection_refused_for_uid(uid_t uid) { (void)uid; }
   // An idle connection was closed to make room for a new one
   // (HttpLimits::shed_idle_when_full).
   virtual void connection_shed() {}
@@ -110,6 +125,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   RequestHandler* handler() const { return handler_; }
   bool stopping() const { return stopping_; }
   std::size_t open_connections() const { return connections_.size(); }
+  std::size_t open_connections_of(uid_t uid) const;
   TimeSource& time() const { return time_; }
   // A log line naming this listener (its name comes first among the fields).
   void log(log::Level level, std::string_view message, std::vector<log::Field> fields = {}) const;
@@ -124,7 +140,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   // handler: for an owner that is going away.
   void detach();
 
-  void add(const std::shared_ptr<Connection>& connection);
+  // `uid`: the peer's, counted against max_connections_per_uid (Unix sockets).
+  void add(const std::shared_ptr<Connection>& connection, std::optional<uid_t> uid);
   void remove(Connection* connection);
   // Closes the idle connection accepted first; false when none is idle.
   bool shed_oldest_idle();
@@ -145,19 +162,29 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   struct Open {
     std::weak_ptr<Connection> connection;
     std::uint64_t accepted;  // order of acceptance: lower is older
+    std::optional<uid_t> uid;
   };
   std::unordered_map<Connection*, Open> connections_;
+  std::unordered_map<uid_t, std::size_t> open_per_uid_;
   std::uint64_t accepted_ = 0;
   bool stopping_ = false;
   std::vector<std::function<void()>> on_stopped_;
   std::unique_ptr<Timer> grace_;
 };
 
+namespace detail {
+template <typename Protocol>
+class Refusal;  // http_server.cpp
+}  // namespace detail
+
 // A listening socket of `Protocol` (asio::ip::tcp or
 // asio::local::stream_protocol) and its accept loop.
 template <typename Protocol>
 class HttpServer final : public ServerCore {
  public:
+  // Refused peers' sockets kept until their clients have read the 403.
+  static constexpr std::size_t kMaxRefusals = 64;
+
   HttpServer(typename Protocol::acceptor acceptor, HttpLimits limits, RequestHandler& handler,
              std::string_view name, TimeSource& time);
   void start();
@@ -165,9 +192,11 @@ class HttpServer final : public ServerCore {
  private:
   void accept();
   void on_accept(const boost::system::error_code& ec, typename Protocol::socket socket);
+  void refuse(typename Protocol::socket socket);
   void close_acceptor() override;
 
   typename Protocol::acceptor acceptor_;
+  std::deque<std::shared_ptr<detail::Refusal<Protocol>>> refusals_;  // oldest first
   std::unique_ptr<Timer> retry_;  // after accept() fails, e.g. out of file descriptors
   LogThrottle accept_failures_;
 };

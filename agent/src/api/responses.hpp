@@ -16,6 +16,17 @@
 
 namespace tw::api {
 
+// What a peer refused at accept receives, written at once and whole (it fits
+// any socket buffer): the 403 json_error(forbidden, "forbidden") gives, with
+// Connection: close, so clients see the same answer as before.
+inline constexpr std::string_view kForbiddenAtAccept =
+    "HTTP/1.1 403 Forbidden\r\n"
+    "Content-Type: application/json\r\n"
+    "Content-Length: 22\r\n"
+    "Connection: close\r\n"
+    "\r\n"
+    "{\"error\":\"forbidden\"}\n";
+
 // `body` serialized; invalid UTF-8 (never expected) is replaced, not thrown.
 Response json_response(http::status status, const nlohmann::ordered_json& body);
 

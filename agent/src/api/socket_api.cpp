@@ -55,19 +55,36 @@ bool socket_in_use(const std::string& path) {
 class SocketHandler final : public api::RequestHandler {
  public:
   SocketHandler(ApiBackend& backend, Metrics& metrics, SocketAllowList allow,
-                api::LongPollLimits long_poll, const Clock& clock, std::size_t max_connections)
+                api::LongPollLimits long_poll, const Clock& clock, const HttpLimits& limits)
       : metrics_(metrics),
         allow_(std::move(allow)),
         routes_(backend, long_poll),
-        max_connections_(max_connections),
+        max_connections_(limits.max_connections),
+        max_connections_per_uid_(limits.max_connections_per_uid),
         denied_log_(clock, 1s),
-        refused_log_(clock, 10s) {}
+        refused_log_(clock, 10s),
+        refused_for_uid_log_(clock, 10s) {}
+
+  // A caller not in `allow` is refused here, when its connection is
+  // accepted: it never takes a slot (the 403 is written by the server).
+  bool admit(const std::optional<PeerCredentials>& peer) override {
+    if (permitted(peer)) return true;
+    denied(peer, api::route_label(api::SocketRoute::unknown));
+    return false;
+  }
 
   Outcome handle(const Request& request, const std::optional<PeerCredentials>& peer) override {
     const api::RouteMatch match = api::match_socket_route(
         std::string_view(request.target().data(), request.target().size()));
     const std::string_view route = api::route_label(match.route);
-    if (!peer || !allow_.permits(peer->uid, peer->gid, peer->groups)) return deny(peer, route);
+    // Checked again per request: a reload may have narrowed `allow` since
+    // this connection was admitted.
+    if (!permitted(peer)) {
+      denied(peer, route);
+      Response r = api::json_error(boost::beast::http::status::forbidden, "forbidden");
+      r.keep_alive(false);
+      return r;
+    }
 
     Outcome outcome = routes_.handle(request, match);
     if (const Response* response = std::get_if<Response>(&outcome)) {
@@ -105,8 +122,22 @@ class SocketHandler final : public api::RequestHandler {
            {"suppressed", static_cast<std::int64_t>(skipped)}});
   }
 
+  void connection_refused_for_uid(uid_t uid) override {
+    metrics_.socket_connection_refused();
+    if (std::uint64_t skipped = 0; refused_for_uid_log_.allow(skipped))
+      log(log::Level::warn, "a uid has max_connections_per_uid open; its new connections are closed at once",
+          {{"uid", static_cast<std::int64_t>(uid)},
+           {"max_connections_per_uid", static_cast<std::int64_t>(max_connections_per_uid_)},
+           {"suppressed", static_cast<std::int64_t>(skipped)}});
+  }
+
  private:
-  Response deny(const std::optional<PeerCredentials>& peer, std::string_view route) {
+  bool permitted(const std::optional<PeerCredentials>& peer) const {
+    return peer && allow_.permits(peer->uid, peer->gid, peer->groups);
+  }
+
+  // Counts and logs (rate-limited) a caller answered 403.
+  void denied(const std::optional<PeerCredentials>& peer, std::string_view route) {
     metrics_.socket_denied();
     metrics_.socket_request(route, 403);
     // Who asked, never what: the request itself stays out of the log.
@@ -122,9 +153,6 @@ class SocketHandler final : public api::RequestHandler {
         log(log::Level::warn, "caller denied: the kernel gave no peer credentials",
             {{"suppressed", suppressed}});
     }
-    Response r = api::json_error(boost::beast::http::status::forbidden, "forbidden");
-    r.keep_alive(false);
-    return r;
   }
 
   void log(log::Level level, std::string_view message, std::vector<log::Field> fields) const {
@@ -136,9 +164,17 @@ class SocketHandler final : public api::RequestHandler {
   SocketAllowList allow_;
   api::SocketRoutes routes_;
   const std::size_t max_connections_;
+  const std::size_t max_connections_per_uid_;
   api::LogThrottle denied_log_;
   api::LogThrottle refused_log_;
+  api::LogThrottle refused_for_uid_log_;
 };
+
+// A quarter of the slots, at least 16: one caller flooding the socket
+// leaves the rest to the others.
+std::size_t per_uid_share(std::size_t max_connections) {
+  return std::max<std::size_t>(max_connections / 4, 16);
+}
 
 }  // namespace
 
@@ -156,7 +192,7 @@ struct SocketApi::Impl {
       : io(io_context),
         path(options.path),
         handler(backend, metrics, options.allow, {options.default_wait, options.max_wait},
-                clock, options.limits.max_connections) {}
+                clock, options.limits) {}
 
   // Removes the socket file if it is still the one this agent bound: a
   // newer agent may already have replaced it.
@@ -213,6 +249,8 @@ Result<std::unique_ptr<SocketApi>> SocketApi::open(boost::asio::io_context& io,
     return fail("listen: " + ec.message());
   }
 
+  if (options.limits.max_connections_per_uid == 0)
+    options.limits.max_connections_per_uid = per_uid_share(options.limits.max_connections);
   auto impl = std::make_unique<Impl>(io, options, backend, metrics, time.clock());
   impl->dev = st.st_dev;
   impl->ino = st.st_ino;

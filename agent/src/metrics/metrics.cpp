@@ -127,14 +127,16 @@ struct Metrics::Impl {
       "unreadable) and HTTP status code.");
   Counter& socket_denied = counter(
       registry, "tokenwell_socket_denied_total",
-      "Requests on the Unix socket refused with 403 because the caller's uid and gid are "
-      "not in `allow`.").Add({});
+      "Answers 403 on the Unix socket because the caller's uid and gid are not in `allow`: "
+      "one per such connection, answered when accepted (and per request after a narrowing "
+      "reload).").Add({});
   Gauge& socket_connections = gauge(
       registry, "tokenwell_socket_connections",
       "Open connections on the Unix socket.").Add({});
   Counter& socket_refused = counter(
       registry, "tokenwell_socket_connections_refused_total",
-      "Connections to the Unix socket closed at once because max_connections were open.")
+      "Connections to the Unix socket closed at once because max_connections were open, or "
+      "max_connections_per_uid of the caller's uid.")
       .Add({});
 
   // --- both HTTP listeners (listener: "socket" or "health", the TCP one)

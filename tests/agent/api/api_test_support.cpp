@@ -261,6 +261,10 @@ std::optional<Reply> TestClient::read_reply(std::chrono::milliseconds timeout) {
     const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
+      // Closed before a byte of an answer: no answer. (Beast's put_eof on a
+      // parser that got nothing reports no error and leaves a default
+      // response, a 200, which once made a refused probe look answered.)
+      if (!parser.got_some()) return std::nullopt;
       boost::system::error_code ec;
       parser.put_eof(ec);
       if (!ec && parser.is_done()) return parser.release();
@@ -299,6 +303,7 @@ std::optional<Reply> parse_reply(std::string_view raw) {
   parser.eager(true);
   boost::system::error_code ec;
   parser.put(boost::asio::buffer(raw.data(), raw.size()), ec);
+  if (!parser.got_some()) return std::nullopt;  // see read_reply()
   if (!parser.is_done()) parser.put_eof(ec);
   if (ec || !parser.is_done()) return std::nullopt;
   return parser.release();

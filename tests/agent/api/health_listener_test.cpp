@@ -190,9 +190,11 @@ TEST_F(HealthListenerTest, AFloodOfIdleConnectionsDoesNotStarveTheProbes) {
     auto healthz = get("/healthz");
     ASSERT_TRUE(healthz) << "probe " << i << " not answered";
     EXPECT_EQ(healthz->result_int(), 200);
+    EXPECT_EQ(healthz->body(), "ok\n");
     auto readyz = get("/readyz");
     ASSERT_TRUE(readyz) << "probe " << i << " not answered";
     EXPECT_EQ(readyz->result_int(), 200);
+    EXPECT_EQ(json::parse(readyz->body())["ready"], true);
   }
   // The oldest were shed, the newest kept; nothing was refused.
   EXPECT_GE(metric_value(metrics.scrape(), shed).value_or(0), kFlood - 256);

@@ -30,6 +30,10 @@ struct HttpLimits {
   // Open connections; beyond it a new connection is closed at once, so file
   // descriptors and memory stay bounded whatever clients do.
   std::size_t max_connections = 4096;
+  // Unix sockets: open connections of one peer uid (0: no cap); beyond it
+  // that uid's new connection is closed at once, so one caller cannot take
+  // every slot from the others.
+  std::size_t max_connections_per_uid = 0;
   // At max_connections, close the connection that has sat idle (between
   // requests, or before its first) longest to make room for the new one,
   // instead of refusing the new one: a flood of idle connections cannot

@@ -7,8 +7,12 @@
 //   POST /v1/keysets/NAME/refresh                 202, 429 or 404
 //   GET  /healthz   /readyz
 //
-// Every caller is authorized by SO_PEERCRED against `allow`; others get 403
-// (counted, logged with uid/gid/pid). With `after`, a credential request is
+// Every caller is authorized by SO_PEERCRED against `allow` when its
+// connection is accepted: others get a fixed 403 at once, their request
+// unread, and hold no slot (counted, logged with
+// uid/gid/pid; each request is checked again, as a reload may narrow
+// `allow`). One uid holds at most limits.max_connections_per_uid connections
+// (0: a quarter of max_connections, at least 16). With `after`, a credential request is
 // held until a generation newer than `after` is published or `wait` seconds
 // pass (default 30, at most 300), then answered with the current value: the
 // client compares generations, as with Consul's blocking queries.
