@@ -94,6 +94,11 @@ enum {
 #define TOKENWELL_JWT_JSON_MAX 65536
 #define TOKENWELL_JWT_DEPTH_MAX 16
 #define TOKENWELL_JWT_DEFAULT_LEEWAY 60
+/* The lifetime (seconds) `tokenwell jwt sign --ttl` and the agent's
+ * POST /v1/keysets/NAME/sign?ttl= give a token by default, and the longest
+ * they accept. */
+#define TOKENWELL_JWT_TTL_DEFAULT 300
+#define TOKENWELL_JWT_TTL_MAX (366 * 86400)
 
 /*
  * Verification options. Set struct_size to sizeof(tokenwell_jwt_verify_options)
