@@ -124,7 +124,10 @@ TOKENWELL_API const char *tokenwell_jwt_strerror(int code);
  * (now + ttl_seconds) are added unless the claims have them (ttl_seconds
  * must then be > 0). Writes the compact JWS, NUL-terminated, to out; *len
  * (may be NULL) is its length, also with TOKENWELL_ETOOSMALL.
- * TOKENWELL_JWT_ENO_SIGNING_KEY for a verify-only keyset.
+ * TOKENWELL_JWT_ENO_SIGNING_KEY for a verify-only keyset, and for a signing
+ * keyset whose private key is not in the segment (the agent's default:
+ * without "private_in_segment": true apps sign through the agent's
+ * POST /v1/keysets/NAME/sign, docs/socket-api.md).
  */
 TOKENWELL_API int tokenwell_jwt_sign(const tokenwell *tw, const char *keyset,
                                      const char *claims_json,
