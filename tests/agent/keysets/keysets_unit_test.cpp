@@ -355,17 +355,24 @@ TEST(KeyRotation, KidsCarryTheActivationTime) {
   EXPECT_EQ(KeyRotation::kid_activation("-1"), std::nullopt);
 }
 
+// Runs `rotation` (24h / 1h / 25h) from kStart into the publish-ahead window
+// of its second rotation -- one retired key, one active, one prepared -- and
+// returns the time it got to.
+TimePoint run_into_second_publish_ahead(KeyRotation& rotation) {
+  TimePoint now = kStart;
+  TimePoint next = now;
+  for (; now <= kStart + 24h + 23h + 30min; now += 10min) {
+    if (now < next) continue;
+    next = rotation.advance(now)->next;
+  }
+  return now;
+}
+
 TEST(KeyRotation, ARestartAdoptsTheKeysAndKeepsTheSchedule) {
   GeneratedKeysetConfig c;
   KeyRotation before(c, generate_jwk);
-  TimePoint now = kStart;
-  TimePoint next = now;
-  // Run into the publish-ahead window of the second rotation: one retired
-  // key, one active, one prepared.
-  for (; now <= kStart + 24h + 23h + 30min; now += 10min) {
-    if (now < next) continue;
-    next = before.advance(now)->next;
-  }
+  const TimePoint now = run_into_second_publish_ahead(before);
+  TimePoint next;
   ASSERT_EQ(before.keys().size(), 3u);
   const std::string jwks = before.public_jwks();
   const std::string signer = before.active_kid();
@@ -414,13 +421,8 @@ TEST(KeyRotation, AdoptionRefusesWhatItCannotTrust) {
 TEST(KeyRotation, ARestartWithOnlyThePublicKeysSignsAnewAndKeepsTheOldOnesForRetain) {
   GeneratedKeysetConfig c;  // 24h / 1h / 25h
   KeyRotation before(c, generate_jwk);
-  TimePoint now = kStart;
-  TimePoint next = now;
-  // Into the publish-ahead window of the second rotation: retired, active, prepared.
-  for (; now <= kStart + 24h + 23h + 30min; now += 10min) {
-    if (now < next) continue;
-    next = before.advance(now)->next;
-  }
+  const TimePoint now = run_into_second_publish_ahead(before);
+  TimePoint next;
   ASSERT_EQ(before.keys().size(), 3u);
   const std::string retired = before.keys().front().key.kid;
   const std::string signer = before.active_kid();
