@@ -618,6 +618,31 @@ TEST_F(AgentWithKeysets, PrivateInSegmentKeepsSigningLocallyWithTheAgentGone) {
   EXPECT_NE(gone.err.find("agent.sock"), std::string::npos) << gone.err;
 }
 
+TEST_F(AgentWithKeysets, AReloadThatTurnsPrivateInSegmentOffLeavesNoPrivateKeyByteInTheSegment) {
+  json c = json::parse(read_file(config()));
+  c["keysets"][1]["private_in_segment"] = true;
+  std::ofstream(config()) << c.dump();
+  auto agent = start();
+  ASSERT_TRUE(wait_ready(*agent));
+  const auto segment_bytes = [&] { return read_file(run_dir() / "segment"); };
+  ASSERT_NE(segment_bytes().find(signing_file_secret_), std::string::npos) << "in the segment on purpose";
+  const std::uint64_t before = read_public("sessions").second;
+
+  c["keysets"][1].erase("private_in_segment");
+  std::ofstream(config()) << c.dump();
+  agent->kill(SIGHUP);
+  tokenwell* tw = nullptr;
+  ASSERT_EQ(tokenwell_open(run_dir().c_str(), &tw), TOKENWELL_OK);
+  std::uint64_t gen = 0;
+  EXPECT_EQ(tokenwell_wait(tw, "sessions", before, 10000, &gen), TOKENWELL_OK);
+  tokenwell_close(tw);
+  EXPECT_EQ(segment_bytes().find(signing_file_secret_), std::string::npos);
+  auto r = sign("/v1/keysets/sessions/sign", "{}");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 200) << "the socket signs with the same key";
+  stop(*agent);
+}
+
 // A generated keyset without private_in_segment: its private keys die with a
 // killed agent. The restarted one signs with a new key and keeps the old
 // public keys, verify-only, so tokens signed before still verify.
