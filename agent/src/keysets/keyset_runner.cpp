@@ -29,9 +29,10 @@ class KeysetRunnerBase : public EntryRunner {
   std::string_view signing_key() const override { return signing_key_.reveal(); }
 
  protected:
-  // Every new value goes out here: the socket's signer uses the key the
-  // segment's readers would (whether or not the segment holds it).
-  void publish(KeysetValue value) {
+  // Every new value goes out here, and its key is kept for
+  // POST /v1/keysets/NAME/sign: the key published with it, whether or not
+  // the segment holds it (private_in_segment).
+  void publish(const KeysetValue& value) {
     signing_key_ = value.signing_key;
     on_value_(config_, value);
   }
