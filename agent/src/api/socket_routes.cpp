@@ -268,6 +268,7 @@ Response SocketRoutes::keyset_sign(std::string_view name, std::string_view query
   switch (reply.answer) {
     case ApiBackend::SignAnswer::signed_token: return token_response({{"token", reply.token.reveal()}});
     case ApiBackend::SignAnswer::unknown_name: return missing_answer(ApiBackend::Missing::unknown_name, name);
+    case ApiBackend::SignAnswer::no_value: return missing_answer(ApiBackend::Missing::no_valid_value, name);
     case ApiBackend::SignAnswer::no_signing_key:
       return json_error(http::status::conflict, reply.error, {{"name", name}});
     case ApiBackend::SignAnswer::bad_claims:

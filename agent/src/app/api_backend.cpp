@@ -98,7 +98,12 @@ ApiBackend::SignReply AgentApiBackend::sign(std::string_view name, std::string_v
   // The runner's key, not the segment's: the segment holds it only with
   // private_in_segment.
   const std::string_view key = runner->signing_key();
-  if (key.empty()) return {SignAnswer::no_signing_key, Secret(), "keyset has no signing key (verify only)"};
+  if (key.empty()) {
+    // A jwks keyset never signs; another may not have loaded its keys yet.
+    const auto published = writer_.entry(std::string(name));
+    if (runner->source() != "jwks" && (!published || !published->has_value)) return {SignAnswer::no_value, Secret(), ""};
+    return {SignAnswer::no_signing_key, Secret(), "keyset has no signing key (verify only)"};
+  }
   auto signed_jwt = sign_jwt(key, claims_json, ttl_seconds, clock_.unix_seconds());
   if (auto* token = std::get_if<Secret>(&signed_jwt)) return {SignAnswer::signed_token, std::move(*token), ""};
   auto& failure = std::get<JwtSignFailure>(signed_jwt);

@@ -149,6 +149,10 @@ TEST_F(SocketEndpointsTest, KeysetSignTakesClaimsAndTtlAndAnswersEachCase) {
   EXPECT_EQ(body_json(*bad)["error"], "claims: not a JSON object");
   backend.set_sign_reply(ApiBackend::SignAnswer::no_signing_key, "keyset has no signing key (verify only)");
   EXPECT_EQ(post("/v1/keysets/keys/sign", "{}")->result_int(), 409);
+  backend.set_sign_reply(ApiBackend::SignAnswer::no_value, "");
+  auto pending = post("/v1/keysets/keys/sign", "{}");
+  EXPECT_EQ(pending->result_int(), 503);
+  EXPECT_EQ(body_json(*pending)["error"], "no valid value");
   EXPECT_EQ(post("/v1/keysets/nope/sign", "{}")->result_int(), 404);
   EXPECT_EQ(post("/v1/keysets/redis/sign", "{}")->result_int(), 404);  // a credential
   EXPECT_EQ(post("/v1/keysets/keys/sign", std::string(kMaxSignClaimsBytes + 1, ' '))->result_int(), 413);

@@ -355,6 +355,7 @@ class AgentWithKeysets : public ::testing::Test {
   // POST /v1/keysets/NAME/sign with `claims` as the body.
   std::optional<tw::testing::Reply> sign(const std::string& target, const std::string& claims) {
     auto c = tw::testing::TestClient::unix_socket(run_dir() / "agent.sock");
+    if (!c.connected()) return std::nullopt;  // not listening yet
     c.send("POST " + target + " HTTP/1.1\r\nHost: tokenwell\r\nContent-Length: " + std::to_string(claims.size()) +
            "\r\n\r\n" + claims);
     return c.read_reply();
@@ -640,6 +641,34 @@ TEST_F(AgentWithKeysets, AReloadThatTurnsPrivateInSegmentOffLeavesNoPrivateKeyBy
   auto r = sign("/v1/keysets/sessions/sign", "{}");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->result_int(), 200) << "the socket signs with the same key";
+  stop(*agent);
+}
+
+TEST_F(AgentWithKeysets, SigningWithKeysNotLoadedYetIs503UntilTheyAre) {
+  const fs::path later = dir.path() / "later";
+  fs::create_directories(later);
+  json c = json::parse(read_file(config()));
+  c["keysets"].push_back({{"name", "later"}, {"source", "key_files"}, {"directory", later.string()}});
+  std::ofstream(config()) << c.dump();
+  auto agent = start();
+  int answer = 0;
+  for (int i = 0; i < 1000 && answer != 503; ++i) {
+    auto r = sign("/v1/keysets/later/sign", "{}");
+    answer = r ? r->result_int() : 0;
+    if (answer != 503) { ASSERT_EQ(agent->wait_exit(10), -1) << read_file(log()); }
+  }
+  ASSERT_EQ(answer, 503);
+  EXPECT_EQ(cli({"jwt", "sign", "later", "--claims", "{}"}).exit_code, 4);
+  auto key = generate_jwk(KeyAlgorithm::ES256);
+  std::ofstream(later / "k.json.tmp") << key->private_jwk.reveal();
+  fs::rename(later / "k.json.tmp", later / "k.json");
+  // Read at once (key_files re-reads on request), not at the watch's pace.
+  EXPECT_EQ(tw::testing::get_unix(run_dir() / "agent.sock", "/v1/keysets/later/refresh", "POST")->result_int(), 202);
+  for (int i = 0; i < 1000 && answer != 200; ++i) {
+    answer = sign("/v1/keysets/later/sign", "{}")->result_int();
+    if (answer != 200) { ASSERT_EQ(agent->wait_exit(10), -1); }
+  }
+  EXPECT_EQ(answer, 200);
   stop(*agent);
 }
 

@@ -72,6 +72,7 @@ class ApiBackend {
   enum class SignAnswer {
     signed_token,    // token holds the compact JWS: 200
     unknown_name,    // no keyset of that name: 404
+    no_value,        // a key_files or generated keyset not loaded yet (pending): 503
     no_signing_key,  // a verify-only keyset (jwks, key_files without a private key): 409
     bad_claims,      // error names what is wrong with the claims: 400
     failed,          // the keyset's own key cannot sign (error says why): 500
