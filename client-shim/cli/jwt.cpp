@@ -1,6 +1,7 @@
 // jwt.cpp -- `tokenwell jwt sign`, `tokenwell jwt verify` and `tokenwell jwks`
 // over libtokenwell-jwt (tokenwell/jwt.h, loaded on first use: jwt_library.hpp)
-// and the keysets in the segment. `jwks` reads the segment only.
+// and the keysets in the segment; `jwt sign` asks the agent's socket when the
+// segment holds no private key for the keyset. `jwks` reads the segment only.
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,13 +10,14 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "cli.hpp"
 #include "jwt_library.hpp"
+#include "socket_client.hpp"
 
 namespace tw::cli {
 namespace {
-
-constexpr std::int64_t kDefaultTtl = 300;
 
 // "90s", "5m", "1h", "2d" or plain seconds; positive, at most a year.
 std::int64_t parse_ttl(std::string_view text) {
@@ -39,7 +41,7 @@ std::int64_t parse_ttl(std::string_view text) {
     value = value * 10 + (c - '0');
   }
   const std::int64_t seconds = value * unit;
-  if (seconds <= 0 || seconds > 366 * 86400) throw bad();
+  if (seconds <= 0 || seconds > TOKENWELL_JWT_TTL_MAX) throw bad();
   return seconds;
 }
 
@@ -91,13 +93,45 @@ int call_growing(std::string& out, F&& fn) {
   return TOKENWELL_ETOOSMALL;
 }
 
+// The segment holds no private key for `name` (DESIGN.md: only with
+// "private_in_segment": true): the agent signs, over DIR/agent.sock, with
+// the same key and rules. Its answers map onto the CLI's exit codes.
+std::string sign_through_agent(const Context& ctx, const std::string& name, const std::string& claims,
+                               std::int64_t ttl) {
+  const std::string socket = ctx.dir + "/agent.sock";
+  SocketAnswer a;
+  try {
+    // The segment has a keyset of this name: [A-Za-z0-9._-], nothing to encode.
+    a = socket_request(socket, "POST", "/v1/keysets/" + name + "/sign?ttl=" + std::to_string(ttl), claims);
+  } catch (const SocketError& e) {
+    throw Failure{kUnavailable, "keyset " + quote(name) + " in " + ctx.segment_path() +
+                                    " has no private key in the segment, and the agent does not answer at " +
+                                    quote(socket) + " (" + e.message + ")"};
+  }
+  const std::string why = a.error_text();
+  switch (a.status) {
+    case 200: {
+      const nlohmann::json body = nlohmann::json::parse(a.body, nullptr, false);
+      if (body.is_object() && body.contains("token") && body["token"].is_string()) return body["token"].get<std::string>();
+      throw Failure{kUnavailable, "the agent's answer at " + quote(socket) + " has no token"};
+    }
+    case 400: throw usage_error("jwt sign: " + why);
+    case 404: throw Failure{kUnknownName, "no keyset named " + quote(name) + " (the agent at " + quote(socket) + ")"};
+    case 409: throw Failure{kNoValue, "keyset " + quote(name) + " has no signing key (verify only)"};
+    case 503: throw Failure{kNoValue, "keyset " + quote(name) + " has no value yet"};
+    default:
+      throw Failure{kUnavailable, "the agent at " + quote(socket) + " refused to sign: HTTP " +
+                                      std::to_string(a.status) + (why.empty() ? "" : ": " + quote(why))};
+  }
+}
+
 int run_sign(const Context& ctx, const Args& args) {
   args.expect_positionals(1, "KEYSET");
   const std::string& name = args.positionals().front();
   check_name("jwt sign", name);
   const auto claims = args.value("--claims");
   if (!claims) throw usage_error("jwt sign: --claims JSON is required (e.g. --claims '{\"sub\":\"alice\"}')");
-  const std::int64_t ttl = args.has("--ttl") ? parse_ttl(*args.value("--ttl")) : kDefaultTtl;
+  const std::int64_t ttl = args.has("--ttl") ? parse_ttl(*args.value("--ttl")) : TOKENWELL_JWT_TTL_DEFAULT;
 
   const JwtLibrary& jwt = jwt_library("jwt sign");
   const tw::Client client = open_client(ctx);
@@ -115,8 +149,8 @@ int run_sign(const Context& ctx, const Args& args) {
     case TOKENWELL_JWT_ETOOLARGE:
       throw usage_error("jwt sign: --claims: " + std::string(jwt.strerror(rc)));
     case TOKENWELL_JWT_ENO_SIGNING_KEY:
-      throw Failure{kNoValue, "keyset " + quote(name) + " in " + ctx.segment_path() +
-                                  " has no signing key (verify only)"};
+      write_stdout(sign_through_agent(ctx, name, *claims, ttl) + '\n');
+      return kOk;
     default:
       if (is_segment_code(rc)) throw keyset_failure(client, ctx, rc, name);
       // A signing key the library cannot use: the agent published junk.

@@ -6,31 +6,23 @@
 // When the agent does not answer but DIR/segment is readable, the segment's
 // view is shown (state, expiry, publication time, generation) with a note on
 // stderr, and the exit status is 5.
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
+#include "socket_client.hpp"
 
 namespace tw::cli {
 namespace {
 
 using nlohmann::json;
-
-// The agent answers a listing at once; a stuck agent must not hang a probe.
-constexpr int kSocketTimeoutMs = 5000;
-constexpr std::size_t kMaxResponseBytes = 8 << 20;
 
 struct Entry {
   std::string name;
@@ -55,80 +47,6 @@ struct Snapshot {
 std::int64_t now_unix() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// ---- the socket API ---------------------------------------------------------
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-struct SocketError {
-  std::string message;
-};
-
-bool wait_ready(int fd, short events) {
-  pollfd p{fd, events, 0};
-  int rc;
-  do rc = ::poll(&p, 1, kSocketTimeoutMs);
-  while (rc < 0 && errno == EINTR);
-  return rc > 0;
-}
-
-// One HTTP/1.1 GET over the Unix socket; the body of a 200, else SocketError.
-std::string socket_get(const std::string& socket_path, const std::string& target) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path) throw SocketError{"socket path too long"};
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) throw SocketError{std::string("socket: ") + std::strerror(errno)};
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
-    throw SocketError{std::string("connect: ") + std::strerror(errno)};
-
-  const std::string request = "GET " + target + " HTTP/1.1\r\nHost: tokenwell\r\nConnection: close\r\n\r\n";
-  for (std::size_t sent = 0; sent < request.size();) {
-    if (!wait_ready(fd.get(), POLLOUT)) throw SocketError{"timed out sending the request"};
-    const ssize_t n = ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw SocketError{std::string("send: ") + std::strerror(errno)};
-    sent += static_cast<std::size_t>(n);
-  }
-
-  std::string response;
-  char buffer[16384];
-  for (;;) {
-    if (!wait_ready(fd.get(), POLLIN)) throw SocketError{"no answer within 5 s"};
-    const ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw SocketError{std::string("recv: ") + std::strerror(errno)};
-    if (n == 0) break;
-    response.append(buffer, static_cast<std::size_t>(n));
-    if (response.size() > kMaxResponseBytes) throw SocketError{"answer too large"};
-  }
-
-  const std::size_t head_end = response.find("\r\n\r\n");
-  if (!response.starts_with("HTTP/1.") || head_end == std::string::npos || response.size() < 12)
-    throw SocketError{"not an HTTP answer"};
-  const std::string code = response.substr(9, 3);
-  std::string body = response.substr(head_end + 4);
-  if (code != "200") {
-    // The agent's error bodies are {"error": "..."}: no secret, but bounded.
-    const json e = json::parse(body, nullptr, false);
-    std::string why = e.is_object() && e.contains("error") && e["error"].is_string() ? e["error"].get<std::string>() : "";
-    throw SocketError{"HTTP " + code + (why.empty() ? "" : ": " + quote(why.substr(0, 200)))};
-  }
-  return body;
 }
 
 std::string string_field(const json& o, const char* key) {

@@ -128,10 +128,14 @@ TEST_F(JwtCli, ExitCodesOfTheContract) {
   o = tokenwell({"jwks", "redis"});
   EXPECT_EQ(o.exit_code, 3) << o.err;
 
-  // 4: no signing key (verify-only keyset), no value yet.
+  // 5: no private key in the segment and no agent to sign (this segment has
+  // none: a verify-only keyset with an agent is 4, keysets_integration_test).
   o = tokenwell({"jwt", "sign", "remote", "--claims", "{}"});
-  EXPECT_EQ(o.exit_code, 4) << o.err;
-  EXPECT_NE(o.err.find("verify only"), std::string::npos) << o.err;
+  EXPECT_EQ(o.exit_code, 5) << o.err;
+  EXPECT_NE(o.err.find("has no private key in the segment, and the agent does not answer"), std::string::npos)
+      << o.err;
+
+  // 4: no value yet.
   publish_keyset("pending", "", "", /*has_value=*/false);
   o = tokenwell({"jwks", "pending"});
   EXPECT_EQ(o.exit_code, 4) << o.err;

@@ -32,10 +32,13 @@ sys.path.insert(0, os.path.join(HERE, "../../client-shim/python"))
 from redis_env import Checks, RedisEnv  # noqa: E402
 
 TOKEN_LIFETIME = 10  # the agent refreshes the Redis token every ~7.5 s
+# The app signs in-process (tokenwell_jwt_sign): the private keys are in the
+# segment on purpose.
 KEYSETS = [
     {"name": "sessions", "source": "generated", "algorithm": "ES256", "rotate_every": "10s",
-     "publish_ahead": "3s", "max_token_lifetime": "5m", "leeway": "60s", "retain": "6m"},
-    {"name": "other", "source": "generated", "algorithm": "EdDSA"},
+     "publish_ahead": "3s", "max_token_lifetime": "5m", "leeway": "60s", "retain": "6m",
+     "private_in_segment": True},
+    {"name": "other", "source": "generated", "algorithm": "EdDSA", "private_in_segment": True},
 ]
 ROTATION_DEADLINE = 60  # seconds; two credential rotations and a key rotation take ~20
 

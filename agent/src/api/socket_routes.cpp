@@ -11,6 +11,7 @@
 
 #include "responses.hpp"
 #include "tokenwell/agent/common/entry_name.hpp"
+#include "tokenwell/jwt.h"
 
 namespace tw::api {
 namespace {
@@ -34,6 +35,16 @@ Response missing_answer(ApiBackend::Missing missing, std::string_view name) {
   if (missing == ApiBackend::Missing::unknown_name)
     return json_error(http::status::not_found, "unknown name", {{"name", name}});
   return json_error(http::status::service_unavailable, "no valid value", {{"name", name}});
+}
+
+// The one way a secret enters a response: under "token" in a 200 that is
+// not cached; the JSON's copy is wiped once serialized.
+Response token_response(nlohmann::ordered_json body) {
+  Response r = json_response(http::status::ok, body);
+  std::string& copy = body["token"].get_ref<std::string&>();
+  explicit_bzero(copy.data(), copy.size());
+  r.set(http::field::cache_control, "no-store");
+  return r;
 }
 
 Result<std::uint64_t> parse_unsigned(std::string_view key, std::string_view text) {
@@ -72,6 +83,7 @@ RouteMatch match_socket_route(std::string_view target) {
         slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
     if (!name.empty() && action == "jwks") m.route = SocketRoute::jwks;
     if (!name.empty() && action == "refresh") m.route = SocketRoute::keyset_refresh;
+    if (!name.empty() && action == "sign") m.route = SocketRoute::keyset_sign;
     if (m.route != SocketRoute::unknown) m.name = name;
   }
   if (m.route == SocketRoute::unknown) m.query = {};
@@ -84,6 +96,7 @@ std::string_view route_label(SocketRoute route) {
     case SocketRoute::credential: return "/v1/credentials/{name}";
     case SocketRoute::jwks: return "/v1/keysets/{name}/jwks";
     case SocketRoute::keyset_refresh: return "/v1/keysets/{name}/refresh";
+    case SocketRoute::keyset_sign: return "/v1/keysets/{name}/sign";
     case SocketRoute::healthz: return "/healthz";
     case SocketRoute::readyz: return "/readyz";
     case SocketRoute::unknown: break;
@@ -116,17 +129,29 @@ Result<LongPollQuery> parse_long_poll_query(std::string_view query) {
   return out;
 }
 
+Result<std::int64_t> parse_sign_query(std::string_view query) {
+  if (query.empty()) return std::int64_t{TOKENWELL_JWT_TTL_DEFAULT};
+  const std::size_t eq = query.find('=');
+  if (eq == std::string_view::npos || query.substr(0, eq) != "ttl")
+    return make_error("expected ttl=SECONDS and nothing else");
+  auto ttl = parse_unsigned("ttl", query.substr(eq + 1));
+  if (!ttl) return ttl.error();
+  if (*ttl < 1 || *ttl > static_cast<std::uint64_t>(TOKENWELL_JWT_TTL_MAX))
+    return make_error("ttl: must be 1 to " + std::to_string(TOKENWELL_JWT_TTL_MAX) + " seconds");
+  return static_cast<std::int64_t>(*ttl);
+}
+
 SocketRoutes::SocketRoutes(ApiBackend& backend, LongPollLimits limits)
     : backend_(backend), limits_(limits) {}
 
 Outcome SocketRoutes::handle(const Request& request, const RouteMatch& m) {
   if (m.route == SocketRoute::unknown) return json_error(http::status::not_found, "not found");
 
-  const bool post_route = m.route == SocketRoute::keyset_refresh;
+  const bool post_route = m.route == SocketRoute::keyset_refresh || m.route == SocketRoute::keyset_sign;
   const http::verb expected = post_route ? http::verb::post : http::verb::get;
   if (request.method() != expected) return method_not_allowed(post_route ? "POST" : "GET");
 
-  if (m.route != SocketRoute::credential && !m.query.empty())
+  if (m.route != SocketRoute::credential && m.route != SocketRoute::keyset_sign && !m.query.empty())
     return json_error(http::status::bad_request, "bad query: this path takes no parameters");
 
   // Names are [A-Za-z0-9._-]: anything else cannot exist (and is not echoed).
@@ -156,6 +181,7 @@ Outcome SocketRoutes::handle(const Request& request, const RouteMatch& m) {
     case SocketRoute::credential: return credential(m.name, m.query);
     case SocketRoute::jwks: return jwks(m.name);
     case SocketRoute::keyset_refresh: return keyset_refresh(m.name);
+    case SocketRoute::keyset_sign: return keyset_sign(m.name, m.query, request.body());
     case SocketRoute::healthz: return health_response();
     case SocketRoute::readyz: return readiness_response(backend_.readiness());
     case SocketRoute::unknown: break;
@@ -198,18 +224,12 @@ Response SocketRoutes::credential_answer(std::string_view name, const Lookup& lo
   if (const auto* missing = std::get_if<ApiBackend::Missing>(&lookup))
     return missing_answer(*missing, name);
   const auto& value = std::get<ApiBackend::CredentialValue>(lookup);
-  // The one place a secret enters a response: the same fields as
-  // `tokenwell get --json`.
-  nlohmann::ordered_json body = {{"name", name},
-                                 {"username", value.username},
-                                 {"token", value.token.reveal()},
-                                 {"expires_at", value.expires_at},
-                                 {"generation", value.generation}};
-  Response r = json_response(http::status::ok, body);
-  std::string& copy = body["token"].get_ref<std::string&>();
-  explicit_bzero(copy.data(), copy.size());
-  r.set(http::field::cache_control, "no-store");
-  return r;
+  // The same fields as `tokenwell get --json`.
+  return token_response({{"name", name},
+                         {"username", value.username},
+                         {"token", value.token.reveal()},
+                         {"expires_at", value.expires_at},
+                         {"generation", value.generation}});
 }
 
 Response SocketRoutes::jwks(std::string_view name) {
@@ -237,6 +257,25 @@ Response SocketRoutes::keyset_refresh(std::string_view name) {
     case ApiBackend::RefreshAnswer::unknown_name: break;
   }
   return missing_answer(ApiBackend::Missing::unknown_name, name);
+}
+
+Response SocketRoutes::keyset_sign(std::string_view name, std::string_view query, const std::string& claims) {
+  auto ttl = parse_sign_query(query);
+  if (!ttl) return json_error(http::status::bad_request, "bad query: " + ttl.error().message);
+  if (claims.empty())
+    return json_error(http::status::bad_request, "claims: the body must be a JSON object, e.g. {\"sub\":\"alice\"}");
+  ApiBackend::SignReply reply = backend_.sign(name, claims, *ttl);
+  switch (reply.answer) {
+    case ApiBackend::SignAnswer::signed_token: return token_response({{"token", reply.token.reveal()}});
+    case ApiBackend::SignAnswer::unknown_name: return missing_answer(ApiBackend::Missing::unknown_name, name);
+    case ApiBackend::SignAnswer::no_value: return missing_answer(ApiBackend::Missing::no_valid_value, name);
+    case ApiBackend::SignAnswer::no_signing_key:
+      return json_error(http::status::conflict, reply.error, {{"name", name}});
+    case ApiBackend::SignAnswer::bad_claims:
+      return json_error(http::status::bad_request, reply.error, {{"name", name}});
+    case ApiBackend::SignAnswer::failed: break;
+  }
+  return json_error(http::status::internal_server_error, reply.error, {{"name", name}});
 }
 
 }  // namespace tw::api

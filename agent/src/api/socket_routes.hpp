@@ -21,7 +21,7 @@
 
 namespace tw::api {
 
-enum class SocketRoute { credentials, credential, jwks, keyset_refresh, healthz, readyz, unknown };
+enum class SocketRoute { credentials, credential, jwks, keyset_refresh, keyset_sign, healthz, readyz, unknown };
 
 struct RouteMatch {
   SocketRoute route = SocketRoute::unknown;
@@ -43,6 +43,11 @@ struct LongPollQuery {
 };
 Result<LongPollQuery> parse_long_poll_query(std::string_view query);
 
+// The query of `POST /v1/keysets/NAME/sign`: `ttl` (seconds) once, 1 to
+// TOKENWELL_JWT_TTL_MAX; TOKENWELL_JWT_TTL_DEFAULT without it -- the limits
+// of `tokenwell jwt sign --ttl` (tokenwell/jwt.h).
+Result<std::int64_t> parse_sign_query(std::string_view query);
+
 struct LongPollLimits {
   std::chrono::seconds default_wait{30};
   std::chrono::seconds max_wait{300};
@@ -59,6 +64,7 @@ class SocketRoutes {
                              const ApiBackend::Lookup<ApiBackend::CredentialValue>& lookup);
   Response jwks(std::string_view name);
   Response keyset_refresh(std::string_view name);
+  Response keyset_sign(std::string_view name, std::string_view query, const std::string& claims);
 
   ApiBackend& backend_;
   LongPollLimits limits_;

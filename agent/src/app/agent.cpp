@@ -184,7 +184,7 @@ struct Agent::Impl final : Registry::Hooks {
   std::shared_ptr<EntryRunner> make_runner(const KeysetConfig& k) override {
     return make_keyset_runner(k, {time, executor, random, metrics, http}, publisher->previous_keyset(k.name),
                               [this](const KeysetConfig& kc, const KeysetValue& v) {
-                                publisher->publish_keyset(kc.name, v);
+                                publisher->publish_keyset(kc, v);
                               });
   }
 

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "tokenwell/agent/keysets/jwk.hpp"
+
 namespace tw {
 namespace {
 
@@ -87,6 +89,25 @@ ApiBackend::RefreshReply AgentApiBackend::request_keyset_refresh(std::string_vie
   if (!runner || runner->kind() != EntryKind::keyset) return {RefreshAnswer::unknown_name, std::chrono::seconds(0)};
   const RefetchReply reply = runner->request_refetch();
   return {reply.accepted ? RefreshAnswer::accepted : RefreshAnswer::rate_limited, reply.retry_after};
+}
+
+ApiBackend::SignReply AgentApiBackend::sign(std::string_view name, std::string_view claims_json,
+                                            std::int64_t ttl_seconds) {
+  const EntryRunner* runner = registry_.find(std::string(name));
+  if (!runner || runner->kind() != EntryKind::keyset) return {SignAnswer::unknown_name, Secret(), ""};
+  // The runner's key, not the segment's: the segment holds it only with
+  // private_in_segment.
+  const std::string_view key = runner->signing_key();
+  if (key.empty()) {
+    // A jwks keyset never signs; another may not have loaded its keys yet.
+    const auto published = writer_.entry(std::string(name));
+    if (runner->source() != "jwks" && (!published || !published->has_value)) return {SignAnswer::no_value, Secret(), ""};
+    return {SignAnswer::no_signing_key, Secret(), "keyset has no signing key (verify only)"};
+  }
+  auto signed_jwt = sign_jwt(key, claims_json, ttl_seconds, clock_.unix_seconds());
+  if (auto* token = std::get_if<Secret>(&signed_jwt)) return {SignAnswer::signed_token, std::move(*token), ""};
+  auto& failure = std::get<JwtSignFailure>(signed_jwt);
+  return {failure.claims_error ? SignAnswer::bad_claims : SignAnswer::failed, Secret(), std::move(failure.message)};
 }
 
 ApiBackend::Readiness AgentApiBackend::readiness() const {

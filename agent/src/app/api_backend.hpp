@@ -1,6 +1,6 @@
 // api_backend.hpp -- what the socket API and the health listener ask of the
 // agent, answered from the segment itself (values, generations, states) and
-// the registry (sources, keyset refetches) (internal to the app library).
+// the registry (sources, keyset refetches, signing keys) (internal to the app library).
 //
 //   AgentApiBackend backend(writer, reader, registry, clock);
 //   auto api = SocketApi::open(io, options, backend, metrics, time);
@@ -28,6 +28,7 @@ class AgentApiBackend final : public ApiBackend {
   Lookup<CredentialValue> credential(std::string_view name) const override;
   Lookup<std::string> jwks(std::string_view keyset) const override;
   RefreshReply request_keyset_refresh(std::string_view keyset) override;
+  SignReply sign(std::string_view keyset, std::string_view claims_json, std::int64_t ttl_seconds) override;
   Readiness readiness() const override;
 
  private:

@@ -46,10 +46,13 @@ bool Publisher::publish_credential(const CredentialConfig& config, const Fetched
   return true;
 }
 
-bool Publisher::publish_keyset(const std::string& name, const KeysetValue& value) {
+bool Publisher::publish_keyset(const KeysetConfig& config, const KeysetValue& value) {
+  const std::string& name = config.name;
   SlotValue v;
   v.kind = SlotKind::keyset;
-  v.secret = value.signing_key.reveal();
+  // Readers of the segment get the private key only when the config says
+  // they sign in-process; otherwise they sign through the socket.
+  if (config.private_in_segment) v.secret = value.signing_key.reveal();
   v.public_data = value.jwks;
   v.expires_at = 0;
   auto gen = writer_.publish(name, v);
@@ -60,7 +63,8 @@ bool Publisher::publish_keyset(const std::string& name, const KeysetValue& value
   log::info("published", {{"keyset", name},
                           {"generation", *gen},
                           {"keys", static_cast<std::int64_t>(value.keys)},
-                          {"signs", !value.signing_key.empty()}});
+                          {"signs", !value.signing_key.empty()},
+                          {"private_in_segment", config.private_in_segment}});
   notify();
   return true;
 }

@@ -45,10 +45,12 @@ class Publisher {
   void announce(const std::string& name, EntryKind kind);
   // A value equal to the published one keeps its generation (segment_writer.hpp).
   bool publish_credential(const CredentialConfig& config, const FetchedCredential& value);
-  bool publish_keyset(const std::string& name, const KeysetValue& value);
+  // The signing key goes into the segment only with config.private_in_segment.
+  bool publish_keyset(const KeysetConfig& config, const KeysetValue& value);
   // The entry's slot is freed (a reload removed it).
   void remove(const std::string& name, EntryKind kind);
-  // The value a keyset had in the segment (a previous run's), for adoption.
+  // The value a keyset had in the segment (a previous run's), for adoption:
+  // its signing key is empty unless that run published it there.
   std::optional<KeysetValue> previous_keyset(const std::string& name) const;
   // The value credential `config` had in the segment before a restart, if
   // this same config published it; `issued_at` is when it was published.

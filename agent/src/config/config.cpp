@@ -280,7 +280,9 @@ Result<KeysetConfig> parse_keyset(const json& j, const std::string& path) {
   else if (*source == "generated") settings = parse_generated_keyset(o);
   else return o.error("source", "unknown source " + quote(*source) + " (expected one of jwks, key_files, generated)");
   if (!settings) return settings.error();
-  return KeysetConfig{name, *source, std::move(*settings), j.dump()};
+  // Only key_files and generated list the key: a jwks keyset refused it above.
+  TW_TRY(private_in_segment, o.boolean("private_in_segment"));
+  return KeysetConfig{name, *source, std::move(*settings), j.dump(), private_in_segment.value_or(false)};
 }
 
 template <typename Id>

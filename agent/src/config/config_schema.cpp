@@ -310,6 +310,11 @@ constexpr Property kKeyFilesProps[] = {
     {.key = "directory", .kind = Kind::path,
      .description = "One key per file (PEM or JWK; names starting with '.' are ignored), watched; the private key whose file name sorts last signs.",
      .required = true, .example = "\"/etc/tokenwell/keys\""},
+    {.key = "private_in_segment", .kind = Kind::boolean,
+     .description = "Publish the signing key's private JWK in the segment, for apps that sign in-process "
+                    "(tokenwell_jwt_sign); otherwise the segment holds the public JWKS only and apps sign through "
+                    "POST /v1/keysets/NAME/sign (docs/socket-api.md).",
+     .default_value = "false", .example = "true"},
 };
 constexpr ObjectSchema kKeyFilesKeyset = {
     .id = "keyset.key_files", .title = "keysets, source key_files",
@@ -332,6 +337,11 @@ constexpr Property kGeneratedProps[] = {
      .example = "\"30m\""},
     {.key = "leeway", .kind = Kind::duration, .description = "The verifiers' clock leeway.", .default_value = "\"60s\"",
      .example = "\"30s\""},
+    {.key = "private_in_segment", .kind = Kind::boolean,
+     .description = "Publish the signing key's private JWK in the segment, for apps that sign in-process "
+                    "(tokenwell_jwt_sign); otherwise the segment holds the public JWKS only and apps sign through "
+                    "POST /v1/keysets/NAME/sign (docs/socket-api.md).",
+     .default_value = "false", .example = "true"},
 };
 constexpr ObjectSchema kGeneratedKeyset = {
     .id = "keyset.generated", .title = "keysets, source generated",

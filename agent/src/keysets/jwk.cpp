@@ -88,6 +88,32 @@ Result<Jwk> parse_jwk(const json& j) {
   return jose_result([&] { return to_jwk(jose::Key::from_json(j, /*need_private=*/false)); }, "not a usable JWK");
 }
 
+std::variant<Secret, JwtSignFailure> sign_jwt(std::string_view private_jwk, std::string_view claims_json,
+                                              std::int64_t ttl_seconds, std::int64_t now) {
+  std::optional<jose::Key> key;
+  try {
+    key = jose::Key::parse_private(private_jwk);
+  } catch (const jose::Rejection& r) {
+    return JwtSignFailure{false, "the keyset's signing key does not parse" + (r.detail.empty() ? "" : ": " + r.detail)};
+  }
+  try {
+    return Secret(jose::sign_jwt(*key, claims_json, ttl_seconds, now));
+  } catch (const jose::Rejection& r) {
+    std::string why;
+    switch (r.code) {
+      case TOKENWELL_JWT_EJSON: why = "claims: not a JSON object"; break;
+      case TOKENWELL_JWT_EDUPLICATE: why = "claims: a member appears twice"; break;
+      case TOKENWELL_JWT_ETOOLARGE:
+        why = "claims: too large (the token would exceed " + std::to_string(TOKENWELL_JWT_TOKEN_MAX) +
+              " bytes) or nested deeper than " + std::to_string(TOKENWELL_JWT_DEPTH_MAX) + " levels";
+        break;
+      default: why = "claims: cannot be signed"; break;
+    }
+    if (!r.detail.empty()) why += " (" + r.detail + ")";
+    return JwtSignFailure{true, std::move(why)};
+  }
+}
+
 std::string jwk_thumbprint(const json& public_jwk) { return jose::thumbprint(public_jwk); }
 
 Result<JwksDocument> parse_jwks(std::string_view body) {

@@ -64,6 +64,28 @@ Result<void> KeyRotation::adopt(std::string_view jwks, std::string_view signing_
   return {};
 }
 
+Result<void> KeyRotation::adopt_public(std::string_view jwks, TimePoint now) {
+  auto doc = parse_jwks(jwks);
+  if (!doc) return doc.error();
+  std::vector<Key> keys;
+  for (auto& k : doc->keys) {
+    const TimePoint at = kid_activation(k.kid).value_or(TimePoint{});
+    if (at > now) continue;  // prepared, never signed
+    keys.push_back({std::move(k), at, now});
+  }
+  std::stable_sort(keys.begin(), keys.end(),
+                   [](const Key& a, const Key& b) { return a.activates_at < b.activates_at; });
+  // Each of ours that had a successor retired when that one activated.
+  // (A kid without a schedule keeps a full retention from now.)
+  for (std::size_t i = 0; i + 1 < keys.size(); ++i)
+    if (keys[i].activates_at != TimePoint{} && keys[i + 1].activates_at > keys[i].activates_at)
+      keys[i].retires_at = keys[i + 1].activates_at;
+  keys_ = std::move(keys);
+  published_kid_.clear();
+  published_jwks_.clear();
+  return {};
+}
+
 const KeyRotation::Key* KeyRotation::active(TimePoint now) const {
   const Key* found = nullptr;
   for (const auto& k : keys_)
@@ -79,8 +101,9 @@ Result<void> KeyRotation::prepare(TimePoint activates_at) {
 }
 
 Result<KeyRotation::Step> KeyRotation::advance(TimePoint now) {
-  if (keys_.empty()) {
-    // The first key signs at once: nothing signed by this keyset exists yet.
+  if (keys_.empty() || keys_.back().retires_at) {
+    // The first key signs at once: nothing signed by this keyset exists yet
+    // (or only verify-only keys adopted from a previous run do).
     if (auto r = prepare(now); !r) return r.error();
   }
   const Key* current = active(now);

@@ -26,8 +26,16 @@ class KeysetRunnerBase : public EntryRunner {
   const std::string& source() const override { return config_.source; }
   const std::string& fingerprint() const override { return config_.fingerprint; }
   RefreshStatus refresh_status() const override { return status_; }
+  std::string_view signing_key() const override { return signing_key_.reveal(); }
 
  protected:
+  // Every new value goes out here, and its key is kept for
+  // POST /v1/keysets/NAME/sign: the key published with it, whether or not
+  // the segment holds it (private_in_segment).
+  void publish(const KeysetValue& value) {
+    signing_key_ = value.signing_key;
+    on_value_(config_, value);
+  }
   void succeeded(TimePoint now) {
     status_.last_success = now;
     no_failure();
@@ -48,6 +56,7 @@ class KeysetRunnerBase : public EntryRunner {
   Metrics& metrics_;
   OnKeysetValue on_value_;
   RefreshStatus status_;
+  Secret signing_key_;
 };
 
 // ---- jwks ------------------------------------------------------------------
@@ -101,7 +110,7 @@ class JwksRunner final : public KeysetRunnerBase {
         log::warn("JWKS key skipped", {{"keyset", config_.name}, {"problem", why}});
       metrics_.keyset_refreshed(config_.name, cur.keys, cur.skipped.size());
       succeeded(clock_.now());
-      if (step.publish) on_value_(config_, KeysetValue{cur.jwks, Secret(), cur.keys});
+      if (step.publish) publish(KeysetValue{cur.jwks, Secret(), cur.keys});
     }
     schedule(step.next_attempt);
     report(ok);
@@ -161,7 +170,7 @@ class KeyFilesRunner final : public KeysetRunnerBase {
       log::info("key files loaded", {{"keyset", config_.name},
                                      {"keys", static_cast<std::int64_t>(set->keys)},
                                      {"signing_kid", set->signing_kid}});
-      on_value_(config_, KeysetValue{set->jwks, set->signing_key, set->keys});
+      publish(KeysetValue{set->jwks, set->signing_key, set->keys});
     }
     report(true);
   }
@@ -203,7 +212,20 @@ class GeneratedRunner final : public KeysetRunnerBase {
 
  private:
   void adopt(const std::optional<KeysetValue>& previous) {
-    if (!previous || previous->signing_key.empty()) return;
+    if (!previous || previous->jwks.empty()) return;
+    if (previous->signing_key.empty()) {
+      // The private keys died with the previous process (they were not in
+      // the segment): a new key signs, and the old public keys stay
+      // verify-only for `retain`, so the tokens they signed still verify.
+      if (auto r = rotation_.adopt_public(previous->jwks, clock_.now()); !r) {
+        log::warn("cannot keep the previous public keys; starting a new key set",
+                  {{"keyset", config_.name}, {"error", r.error().message}});
+        return;
+      }
+      log::info("kept the previous public keys as verify-only; a new key signs",
+                {{"keyset", config_.name}, {"keys", static_cast<std::int64_t>(rotation_.keys().size())}});
+      return;
+    }
     if (auto r = rotation_.adopt(previous->jwks, previous->signing_key.reveal(), clock_.now()); !r) {
       log::warn("cannot adopt the previous keys; starting a new key set",
                 {{"keyset", config_.name}, {"error", r.error().message}});
@@ -247,8 +269,8 @@ class GeneratedRunner final : public KeysetRunnerBase {
       log::info("keyset rotated", {{"keyset", config_.name},
                                    {"keys", static_cast<std::int64_t>(rotation_.keys().size())},
                                    {"signing_kid", rotation_.active_kid()}});
-      on_value_(config_, KeysetValue{rotation_.public_jwks(), Secret(std::string(rotation_.signing_key())),
-                                     rotation_.keys().size()});
+      publish(KeysetValue{rotation_.public_jwks(), Secret(std::string(rotation_.signing_key())),
+                          rotation_.keys().size()});
     }
     next_attempt_at(step->next);
     arm_at(*timer_, clock_, step->next);

@@ -94,6 +94,11 @@ enum {
 #define TOKENWELL_JWT_JSON_MAX 65536
 #define TOKENWELL_JWT_DEPTH_MAX 16
 #define TOKENWELL_JWT_DEFAULT_LEEWAY 60
+/* The lifetime (seconds) `tokenwell jwt sign --ttl` and the agent's
+ * POST /v1/keysets/NAME/sign?ttl= give a token by default, and the longest
+ * they accept. */
+#define TOKENWELL_JWT_TTL_DEFAULT 300
+#define TOKENWELL_JWT_TTL_MAX (366 * 86400)
 
 /*
  * Verification options. Set struct_size to sizeof(tokenwell_jwt_verify_options)
@@ -119,7 +124,10 @@ TOKENWELL_API const char *tokenwell_jwt_strerror(int code);
  * (now + ttl_seconds) are added unless the claims have them (ttl_seconds
  * must then be > 0). Writes the compact JWS, NUL-terminated, to out; *len
  * (may be NULL) is its length, also with TOKENWELL_ETOOSMALL.
- * TOKENWELL_JWT_ENO_SIGNING_KEY for a verify-only keyset.
+ * TOKENWELL_JWT_ENO_SIGNING_KEY for a verify-only keyset, and for a signing
+ * keyset whose private key is not in the segment (the agent's default:
+ * without "private_in_segment": true apps sign through the agent's
+ * POST /v1/keysets/NAME/sign, docs/socket-api.md).
  */
 TOKENWELL_API int tokenwell_jwt_sign(const tokenwell *tw, const char *keyset,
                                      const char *claims_json,

@@ -135,6 +135,27 @@ ApiBackend::RefreshReply FakeBackend::request_keyset_refresh(std::string_view ke
   return refresh_reply_;
 }
 
+void FakeBackend::set_sign_reply(SignAnswer answer, std::string token_or_error) {
+  std::lock_guard lock(mutex_);
+  sign_answer_ = answer;
+  sign_text_ = std::move(token_or_error);
+}
+
+std::pair<std::string, std::int64_t> FakeBackend::last_sign_request() const {
+  std::lock_guard lock(mutex_);
+  return last_sign_;
+}
+
+ApiBackend::SignReply FakeBackend::sign(std::string_view keyset, std::string_view claims_json,
+                                        std::int64_t ttl_seconds) {
+  std::lock_guard lock(mutex_);
+  auto it = items_.find(keyset);
+  if (it == items_.end() || it->second.entry.kind != Kind::keyset) return {.answer = SignAnswer::unknown_name};
+  last_sign_ = {std::string(claims_json), ttl_seconds};
+  if (sign_answer_ == SignAnswer::signed_token) return {.answer = sign_answer_, .token = Secret(sign_text_)};
+  return {.answer = sign_answer_, .error = sign_text_};
+}
+
 void FakeBackend::throw_on_readiness() {
   std::lock_guard lock(mutex_);
   throw_on_readiness_ = true;

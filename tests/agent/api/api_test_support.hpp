@@ -62,6 +62,9 @@ class FakeBackend final : public ApiBackend {
   void add_keyset(const std::string& name, std::optional<std::string> jwks);
   void remove(const std::string& name);
   void set_refresh_reply(RefreshReply reply);
+  // What sign() answers for a known keyset; it records the claims and ttl asked.
+  void set_sign_reply(SignAnswer answer, std::string token_or_error);
+  std::pair<std::string, std::int64_t> last_sign_request() const;
   void set_readiness(Readiness readiness);
   // readiness() throws from now on, as a broken backend might.
   void throw_on_readiness();
@@ -72,6 +75,7 @@ class FakeBackend final : public ApiBackend {
   Lookup<CredentialValue> credential(std::string_view name) const override;
   Lookup<std::string> jwks(std::string_view keyset) const override;
   RefreshReply request_keyset_refresh(std::string_view keyset) override;
+  SignReply sign(std::string_view keyset, std::string_view claims_json, std::int64_t ttl_seconds) override;
   Readiness readiness() const override;
 
  private:
@@ -85,6 +89,9 @@ class FakeBackend final : public ApiBackend {
   std::map<std::string, Item, std::less<>> items_;
   mutable std::map<std::string, unsigned, std::less<>> lookups_;
   RefreshReply refresh_reply_;
+  SignAnswer sign_answer_ = SignAnswer::signed_token;
+  std::string sign_text_ = "h.c.s";
+  std::pair<std::string, std::int64_t> last_sign_;
   Readiness readiness_{.ready = true, .reasons = {}};
   bool throw_on_readiness_ = false;
 };

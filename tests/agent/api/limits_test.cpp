@@ -38,8 +38,10 @@ TEST_F(LimitsTest, OversizedHeadersAre431) {
 TEST_F(LimitsTest, OversizedBodyIs413) {
   open(options());
   TestClient c = connect();
-  ASSERT_TRUE(c.send("POST /v1/keysets/k/refresh HTTP/1.1\r\nContent-Length: 2048\r\n\r\n" +
-                     std::string(2048, 'b')));
+  // Over the socket's limit: the largest claims POST /v1/keysets/NAME/sign takes.
+  const std::size_t size = kMaxSignClaimsBytes + 1;
+  ASSERT_TRUE(c.send("POST /v1/keysets/k/sign HTTP/1.1\r\nContent-Length: " + std::to_string(size) + "\r\n\r\n" +
+                     std::string(size, 'b')));
   auto r = c.read_reply();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->result_int(), 413);

@@ -116,6 +116,53 @@ TEST_F(SocketEndpointsTest, KeysetRefreshIsAcceptedRateLimitedOrUnknown) {
   EXPECT_EQ(get("/v1/keysets/nope/refresh", "POST")->result_int(), 404);
 }
 
+TEST_F(SocketEndpointsTest, KeysetSignTakesClaimsAndTtlAndAnswersEachCase) {
+  const auto post = [&](std::string_view target, std::string_view body) {
+    TestClient c = TestClient::unix_socket(socket_path());
+    c.send("POST " + std::string(target) + " HTTP/1.1\r\nHost: tokenwell\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + std::string(body));
+    return c.read_reply();
+  };
+  backend.set_sign_reply(ApiBackend::SignAnswer::signed_token, "aGVhZA.Y2xhaW1z.c2ln");
+  auto ok = post("/v1/keysets/keys/sign?ttl=60", R"({"sub":"alice"})");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->result_int(), 200);
+  EXPECT_EQ(body_json(*ok), json::parse(R"({"token":"aGVhZA.Y2xhaW1z.c2ln"})"));
+  EXPECT_EQ((*ok)[http::field::cache_control], "no-store");
+  EXPECT_EQ(backend.last_sign_request(), std::make_pair(std::string(R"({"sub":"alice"})"), std::int64_t{60}));
+  ASSERT_TRUE(post("/v1/keysets/keys/sign", "{}"));
+  EXPECT_EQ(backend.last_sign_request().second, 300);  // the CLI's --ttl default
+
+  for (const char* query : {"?ttl=0", "?ttl=31622401", "?ttl=x", "?ttl=", "?wait=1", "?ttl=5&ttl=6"}) {
+    auto r = post(std::string("/v1/keysets/keys/sign") + query, "{}");
+    ASSERT_TRUE(r) << query;
+    EXPECT_EQ(r->result_int(), 400) << query;
+    EXPECT_TRUE(body_json(*r)["error"].get<std::string>().starts_with("bad query: ")) << query;
+  }
+  auto empty = post("/v1/keysets/keys/sign", "");
+  EXPECT_EQ(empty->result_int(), 400);
+  EXPECT_TRUE(body_json(*empty)["error"].get<std::string>().starts_with("claims: "));
+
+  backend.set_sign_reply(ApiBackend::SignAnswer::bad_claims, "claims: not a JSON object");
+  auto bad = post("/v1/keysets/keys/sign", "[1]");
+  EXPECT_EQ(bad->result_int(), 400);
+  EXPECT_EQ(body_json(*bad)["error"], "claims: not a JSON object");
+  backend.set_sign_reply(ApiBackend::SignAnswer::no_signing_key, "keyset has no signing key (verify only)");
+  EXPECT_EQ(post("/v1/keysets/keys/sign", "{}")->result_int(), 409);
+  backend.set_sign_reply(ApiBackend::SignAnswer::no_value, "");
+  auto pending = post("/v1/keysets/keys/sign", "{}");
+  EXPECT_EQ(pending->result_int(), 503);
+  EXPECT_EQ(body_json(*pending)["error"], "no valid value");
+  EXPECT_EQ(post("/v1/keysets/nope/sign", "{}")->result_int(), 404);
+  EXPECT_EQ(post("/v1/keysets/redis/sign", "{}")->result_int(), 404);  // a credential
+  EXPECT_EQ(post("/v1/keysets/keys/sign", std::string(kMaxSignClaimsBytes + 1, ' '))->result_int(), 413);
+  EXPECT_EQ(get("/v1/keysets/keys/sign")->result_int(), 405);
+
+  // One bounded label for every keyset name.
+  EXPECT_EQ(metric(R"(tokenwell_socket_requests_total{code="404",path="/v1/keysets/{name}/sign"})"), 2);
+  EXPECT_EQ(metrics.scrape().find("/v1/keysets/nope"), std::string::npos);
+}
+
 TEST_F(SocketEndpointsTest, WrongMethodIs405WithAllow) {
   auto get_refresh = get("/v1/keysets/keys/refresh");
   ASSERT_TRUE(get_refresh);

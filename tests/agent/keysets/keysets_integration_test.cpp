@@ -271,8 +271,9 @@ class AgentWithKeysets : public ::testing::Test {
          {{{"name", "idp"}, {"source", "jwks"}, {"issuer", server.issuer()}, {"ca_file", server.ca_file().string()},
            {"refresh", {{"cooldown", "60s"}}}},
           {{"name", "sessions"}, {"source", "key_files"}, {"directory", keys_dir().string()}},
+          // Apps sign with dev in-process; sessions signs through the socket (the default).
           {{"name", "dev"}, {"source", "generated"}, {"algorithm", "ES256"}, {"rotate_every", "24h"},
-           {"publish_ahead", "1h"}, {"retain", "25h"}}}}};
+           {"publish_ahead", "1h"}, {"retain", "25h"}, {"private_in_segment", true}}}}};
     std::ofstream(config()) << c.dump();
   }
 
@@ -351,6 +352,32 @@ class AgentWithKeysets : public ::testing::Test {
     ASSERT_EQ(agent.wait_exit(10000), 0) << read_file(log());
   }
 
+  // POST /v1/keysets/NAME/sign with `claims` as the body.
+  std::optional<tw::testing::Reply> sign(const std::string& target, const std::string& claims) {
+    auto c = tw::testing::TestClient::unix_socket(run_dir() / "agent.sock");
+    if (!c.connected()) return std::nullopt;  // not listening yet
+    c.send("POST " + target + " HTTP/1.1\r\nHost: tokenwell\r\nContent-Length: " + std::to_string(claims.size()) +
+           "\r\n\r\n" + claims);
+    return c.read_reply();
+  }
+
+  // The `tokenwell` CLI on this runtime directory, optionally as another user.
+  struct CliResult {
+    int exit_code;
+    std::string out, err;
+  };
+  CliResult run(std::vector<std::string> argv, std::optional<test::Identity> as = std::nullopt) {
+    fs::remove(dir.path() / "cli.out");
+    fs::remove(dir.path() / "cli.err");
+    test::Child c(argv, dir.path() / "cli.out", dir.path() / "cli.err", {.as = as});
+    const int rc = c.wait_exit(10000);
+    return {rc, read_file(dir.path() / "cli.out"), read_file(dir.path() / "cli.err")};
+  }
+  CliResult cli(std::vector<std::string> args) {
+    args.insert(args.begin(), {TOKENWELL_CLI, "--dir", run_dir().string()});
+    return run(args);
+  }
+
   std::string signing_file_secret_;
 };
 
@@ -405,12 +432,12 @@ TEST_F(AgentWithKeysets, AllThreeSourcesArePublishedInTheContractFormat) {
   EXPECT_EQ(tw::testing::metric_value(scrape, "tokenwell_ready"), 1);
   stop(*agent);
 
-  // The segment entries: verify-only keysets have no secret; signing ones
-  // hold the active private JWK, whose tokens verify against the JWKS.
+  // The segment entries: verify-only keysets, and signing ones without
+  // private_in_segment, have no secret; dev (private_in_segment) holds the
+  // active private JWK, whose tokens verify against the JWKS.
   EXPECT_TRUE(read_stored("idp").signing_key.empty());
-  const auto sessions = read_stored("sessions");
-  EXPECT_EQ(json::parse(sessions.signing_key.reveal())["kid"], newer->kid);
-  for (const char* name : {"sessions", "dev"}) {
+  EXPECT_TRUE(read_stored("sessions").signing_key.empty());
+  for (const char* name : {"dev"}) {
     SCOPED_TRACE(name);
     const auto e = read_stored(name);
     const json priv = json::parse(e.signing_key.reveal());
@@ -495,6 +522,183 @@ TEST_F(AgentWithKeysets, ARestartAdoptsTheGeneratedKeys) {
   EXPECT_TRUE(second.signing_key == first.signing_key) << "the active key keeps signing after a restart";
   EXPECT_TRUE(test::verify_jwt(token, second.jwks, std::time(nullptr)));
   EXPECT_NE(read_file(log()).find("adopted the previous keys"), std::string::npos);
+}
+
+// The claims of a compact JWS, unverified (the tests verify separately).
+json claims_of(const std::string& token) {
+  const auto d1 = token.find('.'), d2 = token.rfind('.');
+  return json::parse(*jose::base64url_decode(token.substr(d1 + 1, d2 - d1 - 1)));
+}
+std::string kid_of(const std::string& token) {
+  return json::parse(*jose::base64url_decode(token.substr(0, token.find('.'))))["kid"];
+}
+
+TEST_F(AgentWithKeysets, WithoutPrivateInSegmentNoPrivateKeyByteIsInTheSegmentAndTheSocketSigns) {
+  auto agent = start();
+  ASSERT_TRUE(wait_ready(*agent));
+  const auto segment_bytes = [&] { return read_file(run_dir() / "segment"); };
+  // The key file's private scalar, in no byte of the segment any reader maps.
+  EXPECT_EQ(segment_bytes().find(signing_file_secret_), std::string::npos);
+
+  auto r = sign("/v1/keysets/sessions/sign?ttl=120", R"({"sub":"alice","aud":"api"})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->result_int(), 200) << r->body();
+  EXPECT_EQ((*r)[boost::beast::http::field::cache_control], "no-store");
+  const std::string token = json::parse(r->body())["token"];
+  const json claims = claims_of(token);
+  EXPECT_EQ(claims["sub"], "alice");
+  EXPECT_EQ(claims["exp"].get<std::int64_t>() - claims["iat"].get<std::int64_t>(), 120);
+  EXPECT_EQ(kid_of(token), kids_of(read_public("sessions").first).back());  // the file that sorts last signs
+  EXPECT_TRUE(test::verify_jwt(token, read_public("sessions").first, std::time(nullptr)));
+  auto verified = cli({"jwt", "verify", "sessions", token, "--aud", "api"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.err;
+  EXPECT_EQ(json::parse(verified.out)["sub"], "alice");
+  // Without ?ttl: the CLI's default, 300 s.
+  const json plain = claims_of(json::parse(sign("/v1/keysets/sessions/sign", "{}")->body())["token"]);
+  EXPECT_EQ(plain["exp"].get<std::int64_t>() - plain["iat"].get<std::int64_t>(), 300);
+
+  // The CLI finds no private key in the segment and asks the socket.
+  auto signed_by_cli = cli({"jwt", "sign", "sessions", "--claims", R"({"sub":"bob"})", "--ttl", "2m"});
+  ASSERT_EQ(signed_by_cli.exit_code, 0) << signed_by_cli.err;
+  std::string cli_token = signed_by_cli.out;
+  cli_token.pop_back();  // the newline
+  EXPECT_EQ(claims_of(cli_token)["exp"].get<std::int64_t>() - claims_of(cli_token)["iat"].get<std::int64_t>(), 120);
+  EXPECT_EQ(cli({"jwt", "verify", "sessions", cli_token}).exit_code, 0);
+
+  // Every refusal, each naming what is wrong.
+  const auto error_of = [&](const std::string& target, const std::string& body) {
+    auto a = sign(target, body);
+    return std::make_pair(a ? static_cast<int>(a->result_int()) : 0, a ? json::parse(a->body()).value("error", "") : "");
+  };
+  EXPECT_EQ(error_of("/v1/keysets/nope/sign", "{}").first, 404);
+  EXPECT_EQ(error_of("/v1/keysets/idp/sign", "{}"),
+            std::make_pair(409, std::string("keyset has no signing key (verify only)")));
+  EXPECT_EQ(error_of("/v1/keysets/sessions/sign", "[1]"), std::make_pair(400, std::string("claims: not a JSON object")));
+  EXPECT_EQ(error_of("/v1/keysets/sessions/sign", "{\"a\":"), std::make_pair(400, std::string("claims: not a JSON object")));
+  EXPECT_EQ(error_of("/v1/keysets/sessions/sign", R"({"a":1,"a":2})"),
+            std::make_pair(400, std::string("claims: a member appears twice")));
+  EXPECT_EQ(error_of("/v1/keysets/sessions/sign?ttl=0", "{}").first, 400);
+  EXPECT_EQ(error_of("/v1/keysets/sessions/sign?ttl=31622401", "{}").first, 400);
+  EXPECT_EQ(cli({"jwt", "sign", "idp", "--claims", "{}"}).exit_code, 4);
+  const auto bad_claims = cli({"jwt", "sign", "sessions", "--claims", "[1]"});
+  EXPECT_EQ(bad_claims.exit_code, 2);
+  EXPECT_NE(bad_claims.err.find("claims: not a JSON object"), std::string::npos) << bad_claims.err;
+
+  // SO_PEERCRED: a caller outside `allow` (the agent's uid and gid) is
+  // refused, with real curl as nobody.
+  auto refused = run({"/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket",
+                      (run_dir() / "agent.sock").string(), "-X", "POST", "--data", "{}",
+                      "http://tokenwell/v1/keysets/sessions/sign"},
+                     test::Identity{65534, 65534, {}});
+  EXPECT_EQ(refused.out, "403") << refused.err;
+
+  // The metrics' path label is the route's template, never a keyset name.
+  const std::string scrape = metrics();
+  EXPECT_EQ(tw::testing::metric_value(scrape, R"(tokenwell_socket_requests_total{code="200",path="/v1/keysets/{name}/sign"})"), 3);
+  EXPECT_EQ(tw::testing::metric_value(scrape, R"(tokenwell_socket_requests_total{code="403",path="/v1/keysets/{name}/sign"})"), 1);
+  EXPECT_EQ(scrape.find("/v1/keysets/nope"), std::string::npos);
+
+  EXPECT_EQ(segment_bytes().find(signing_file_secret_), std::string::npos);
+  stop(*agent);
+  EXPECT_TRUE(read_stored("sessions").signing_key.empty());
+  EXPECT_EQ(segment_bytes().find(signing_file_secret_), std::string::npos);
+}
+
+TEST_F(AgentWithKeysets, PrivateInSegmentKeepsSigningLocallyWithTheAgentGone) {
+  auto agent = start();
+  ASSERT_TRUE(wait_ready(*agent));
+  stop(*agent);
+  // No agent to ask: dev's key is in the segment, sessions' is not.
+  auto local = cli({"jwt", "sign", "dev", "--claims", R"({"sub":"carol"})", "--ttl", "90s"});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  local.out.pop_back();
+  EXPECT_EQ(claims_of(local.out)["exp"].get<std::int64_t>() - claims_of(local.out)["iat"].get<std::int64_t>(), 90);
+  EXPECT_EQ(cli({"jwt", "verify", "dev", local.out}).exit_code, 0);
+  const auto gone = cli({"jwt", "sign", "sessions", "--claims", "{}"});
+  EXPECT_EQ(gone.exit_code, 5);
+  EXPECT_NE(gone.err.find("agent.sock"), std::string::npos) << gone.err;
+}
+
+TEST_F(AgentWithKeysets, AReloadThatTurnsPrivateInSegmentOffLeavesNoPrivateKeyByteInTheSegment) {
+  json c = json::parse(read_file(config()));
+  c["keysets"][1]["private_in_segment"] = true;
+  std::ofstream(config()) << c.dump();
+  auto agent = start();
+  ASSERT_TRUE(wait_ready(*agent));
+  const auto segment_bytes = [&] { return read_file(run_dir() / "segment"); };
+  ASSERT_NE(segment_bytes().find(signing_file_secret_), std::string::npos) << "in the segment on purpose";
+  const std::uint64_t before = read_public("sessions").second;
+
+  c["keysets"][1].erase("private_in_segment");
+  std::ofstream(config()) << c.dump();
+  agent->kill(SIGHUP);
+  tokenwell* tw = nullptr;
+  ASSERT_EQ(tokenwell_open(run_dir().c_str(), &tw), TOKENWELL_OK);
+  std::uint64_t gen = 0;
+  EXPECT_EQ(tokenwell_wait(tw, "sessions", before, 10000, &gen), TOKENWELL_OK);
+  tokenwell_close(tw);
+  EXPECT_EQ(segment_bytes().find(signing_file_secret_), std::string::npos);
+  auto r = sign("/v1/keysets/sessions/sign", "{}");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->result_int(), 200) << "the socket signs with the same key";
+  stop(*agent);
+}
+
+TEST_F(AgentWithKeysets, SigningWithKeysNotLoadedYetIs503UntilTheyAre) {
+  const fs::path later = dir.path() / "later";
+  fs::create_directories(later);
+  json c = json::parse(read_file(config()));
+  c["keysets"].push_back({{"name", "later"}, {"source", "key_files"}, {"directory", later.string()}});
+  std::ofstream(config()) << c.dump();
+  auto agent = start();
+  int answer = 0;
+  for (int i = 0; i < 1000 && answer != 503; ++i) {
+    auto r = sign("/v1/keysets/later/sign", "{}");
+    answer = r ? r->result_int() : 0;
+    if (answer != 503) { ASSERT_EQ(agent->wait_exit(10), -1) << read_file(log()); }
+  }
+  ASSERT_EQ(answer, 503);
+  EXPECT_EQ(cli({"jwt", "sign", "later", "--claims", "{}"}).exit_code, 4);
+  auto key = generate_jwk(KeyAlgorithm::ES256);
+  std::ofstream(later / "k.json.tmp") << key->private_jwk.reveal();
+  fs::rename(later / "k.json.tmp", later / "k.json");
+  // Read at once (key_files re-reads on request), not at the watch's pace.
+  EXPECT_EQ(tw::testing::get_unix(run_dir() / "agent.sock", "/v1/keysets/later/refresh", "POST")->result_int(), 202);
+  for (int i = 0; i < 1000 && answer != 200; ++i) {
+    answer = sign("/v1/keysets/later/sign", "{}")->result_int();
+    if (answer != 200) { ASSERT_EQ(agent->wait_exit(10), -1); }
+  }
+  EXPECT_EQ(answer, 200);
+  stop(*agent);
+}
+
+// A generated keyset without private_in_segment: its private keys die with a
+// killed agent. The restarted one signs with a new key and keeps the old
+// public keys, verify-only, so tokens signed before still verify.
+TEST_F(AgentWithKeysets, AKilledAgentsTokensStillVerifyAfterARestartWithoutThePrivateKey) {
+  json c = json::parse(read_file(config()));
+  c["keysets"][2].erase("private_in_segment");
+  std::ofstream(config()) << c.dump();
+  std::string before;
+  {
+    auto agent = start();
+    ASSERT_TRUE(wait_ready(*agent));
+    before = json::parse(sign("/v1/keysets/dev/sign?ttl=600", R"({"sub":"dave"})")->body())["token"];
+    agent->kill(SIGKILL);
+    ASSERT_EQ(agent->wait_exit(10000), 128 + SIGKILL);
+  }
+  EXPECT_TRUE(read_stored("dev").signing_key.empty());
+  auto agent = start();
+  ASSERT_TRUE(wait_ready(*agent));
+  const std::string jwks = read_public("dev").first;
+  const std::string after = json::parse(sign("/v1/keysets/dev/sign", R"({"sub":"erin"})")->body())["token"];
+  EXPECT_NE(kid_of(after), kid_of(before)) << "a new key signs";
+  EXPECT_EQ(kids_of(jwks), (std::vector<std::string>{kid_of(before), kid_of(after)}));
+  EXPECT_TRUE(test::verify_jwt(before, jwks, std::time(nullptr)));
+  EXPECT_EQ(cli({"jwt", "verify", "dev", before}).exit_code, 0);
+  EXPECT_EQ(cli({"jwt", "verify", "dev", after}).exit_code, 0);
+  EXPECT_NE(read_file(log()).find("kept the previous public keys as verify-only"), std::string::npos);
+  stop(*agent);
 }
 
 TEST_F(AgentWithKeysets, OnceFetchesEveryKeysetAndFailsWhenOneFails) {

@@ -355,17 +355,24 @@ TEST(KeyRotation, KidsCarryTheActivationTime) {
   EXPECT_EQ(KeyRotation::kid_activation("-1"), std::nullopt);
 }
 
+// Runs `rotation` (24h / 1h / 25h) from kStart into the publish-ahead window
+// of its second rotation -- one retired key, one active, one prepared -- and
+// returns the time it got to.
+TimePoint run_into_second_publish_ahead(KeyRotation& rotation) {
+  TimePoint now = kStart;
+  TimePoint next = now;
+  for (; now <= kStart + 24h + 23h + 30min; now += 10min) {
+    if (now < next) continue;
+    next = rotation.advance(now)->next;
+  }
+  return now;
+}
+
 TEST(KeyRotation, ARestartAdoptsTheKeysAndKeepsTheSchedule) {
   GeneratedKeysetConfig c;
   KeyRotation before(c, generate_jwk);
-  TimePoint now = kStart;
-  TimePoint next = now;
-  // Run into the publish-ahead window of the second rotation: one retired
-  // key, one active, one prepared.
-  for (; now <= kStart + 24h + 23h + 30min; now += 10min) {
-    if (now < next) continue;
-    next = before.advance(now)->next;
-  }
+  const TimePoint now = run_into_second_publish_ahead(before);
+  TimePoint next;
   ASSERT_EQ(before.keys().size(), 3u);
   const std::string jwks = before.public_jwks();
   const std::string signer = before.active_kid();
@@ -406,6 +413,50 @@ TEST(KeyRotation, AdoptionRefusesWhatItCannotTrust) {
   EXPECT_FALSE(b.adopt("not json", a.signing_key(), kStart));
   EXPECT_FALSE(b.adopt(a.public_jwks(), "", kStart));
   EXPECT_TRUE(b.keys().empty());
+}
+
+// Without private_in_segment the segment has the public JWKS only: a
+// restarted agent signs with a new key at once, and the old keys stay
+// verify-only, retired at the restart, for `retain`.
+TEST(KeyRotation, ARestartWithOnlyThePublicKeysSignsAnewAndKeepsTheOldOnesForRetain) {
+  GeneratedKeysetConfig c;  // 24h / 1h / 25h
+  KeyRotation before(c, generate_jwk);
+  const TimePoint now = run_into_second_publish_ahead(before);
+  TimePoint next;
+  ASSERT_EQ(before.keys().size(), 3u);
+  const std::string retired = before.keys().front().key.kid;
+  const std::string signer = before.active_kid();
+  const std::string prepared = before.keys().back().key.kid;
+  const std::string token = test::sign_jwt(std::string(before.signing_key()), {{"exp", unix_s(now + 1h)}});
+
+  KeyRotation after(c, generate_jwk);
+  ASSERT_TRUE(after.adopt_public(before.public_jwks(), now));
+  auto step = after.advance(now);
+  ASSERT_TRUE(step);
+  EXPECT_TRUE(step->changed);
+  EXPECT_NE(after.active_kid(), signer) << "the old private key is gone: a new key signs";
+  EXPECT_FALSE(after.signing_key().empty());
+  const auto listed = kids(after.public_jwks());
+  EXPECT_TRUE(listed.count(signer) && listed.count(retired) && listed.count(after.active_kid()));
+  EXPECT_FALSE(listed.count(prepared)) << "nothing was signed with the prepared key";
+  EXPECT_TRUE(test::verify_jwt(token, after.public_jwks(), unix_s(now)));
+  const std::string fresh = test::sign_jwt(std::string(after.signing_key()), {{"exp", unix_s(now + 1h)}});
+  EXPECT_TRUE(test::verify_jwt(fresh, after.public_jwks(), unix_s(now)));
+  // The old keys leave `retain` after the restart (the retired one earlier,
+  // on its own schedule); this run's keys sign meanwhile.
+  next = step->next;
+  for (TimePoint t = now; t < now + c.retain; t += 10min) {
+    if (t >= next) next = after.advance(t)->next;
+    ASSERT_TRUE(kids(after.public_jwks()).count(signer)) << (t - now) / 1min << " min after the restart";
+  }
+  ASSERT_TRUE(after.advance(now + c.retain));
+  EXPECT_FALSE(kids(after.public_jwks()).count(signer));
+  EXPECT_FALSE(kids(after.public_jwks()).count(retired));
+  EXPECT_NE(after.active_kid(), signer);
+
+  KeyRotation broken(c, generate_jwk);
+  EXPECT_FALSE(broken.adopt_public("not json", now));
+  EXPECT_TRUE(broken.keys().empty());
 }
 
 TEST(KeyRotation, AForeignKidInTheAdoptedSetGetsAFullRetentionFromNow) {

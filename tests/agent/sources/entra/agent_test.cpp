@@ -404,8 +404,9 @@ TEST_F(EntraAgent, StatusShowsOkFailingExpiredKeysetsAndAnAgentThatIsGone) {
   auto c = secret_credential("redis");
   c["refresh"] = {{"retry_min", "1s"}, {"retry_max", "2s"}};
   start_agent({c}, {}, {},
+              // Its private key in the segment, so the test knows what status must never print.
               {{{"name", "sessions"}, {"source", "generated"}, {"algorithm", "ES256"}, {"rotate_every", "1h"},
-                {"publish_ahead", "5m"}, {"retain", "2h"}}});
+                {"publish_ahead", "5m"}, {"retain", "2h"}, {"private_in_segment", true}}});
   wait_valid("redis");
   wait_valid("sessions");
   std::string printed;  // every byte status wrote, for the secret check

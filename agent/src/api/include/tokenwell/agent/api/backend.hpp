@@ -1,6 +1,6 @@
 // backend.hpp -- what the socket API and the health listener ask of the
 // agent: its entries, a credential's current value, a keyset's JWKS, a
-// keyset refresh and readiness. The agent implements it over its own state;
+// keyset refresh, a JWT signed with a keyset's key and readiness. The agent implements it over its own state;
 // tests implement it with a fake.
 //
 //   class AgentApiBackend final : public ApiBackend { ... };
@@ -68,6 +68,21 @@ class ApiBackend {
     std::chrono::seconds retry_after{0};  // rate_limited: when to ask again
   };
 
+  // POST /v1/keysets/NAME/sign.
+  enum class SignAnswer {
+    signed_token,    // token holds the compact JWS: 200
+    unknown_name,    // no keyset of that name: 404
+    no_value,        // a key_files or generated keyset not loaded yet (pending): 503
+    no_signing_key,  // a verify-only keyset (jwks, key_files without a private key): 409
+    bad_claims,      // error names what is wrong with the claims: 400
+    failed,          // the keyset's own key cannot sign (error says why): 500
+  };
+  struct SignReply {
+    SignAnswer answer = SignAnswer::failed;
+    Secret token;
+    std::string error;  // never the claims or a key
+  };
+
   // Why the agent is not ready, one line per entry that holds it back.
   struct NotReady {
     std::string name;    // the entry's name
@@ -92,6 +107,10 @@ class ApiBackend {
   // Asks for the keyset `name` to be fetched again soon; the agent decides
   // whether it is too soon after the previous refresh.
   virtual RefreshReply request_keyset_refresh(std::string_view keyset) = 0;
+
+  // Signs `claims_json` (one JSON object) with the keyset's current signing
+  // key; exp = now + ttl_seconds unless the claims have an exp.
+  virtual SignReply sign(std::string_view keyset, std::string_view claims_json, std::int64_t ttl_seconds) = 0;
 
   virtual Readiness readiness() const = 0;
 };

@@ -17,7 +17,8 @@ namespace tw {
 struct HttpLimits {
   // A request line plus headers beyond this is answered 431.
   std::size_t max_header_bytes = 8 * 1024;
-  // A body beyond this is answered 413 (no endpoint reads a body today).
+  // A body beyond this is answered 413 (only POST /v1/keysets/NAME/sign
+  // reads one: SocketApiOptions raises it to kMaxSignClaimsBytes).
   std::size_t max_body_bytes = 1024;
   // From a request's first byte until it is read in full; a client that
   // dribbles its headers (slowloris) is disconnected when it runs out.

@@ -69,10 +69,15 @@ struct SocketAllowList {
   bool permits(uid_t uid, gid_t gid, const std::vector<gid_t>& groups = {}) const;
 };
 
+// The largest claims JSON POST /v1/keysets/NAME/sign takes (413 beyond): a
+// signed token is at most TOKENWELL_JWT_TOKEN_MAX (16 KiB), whose claims,
+// base64url-encoded, are 3/4 of that at most.
+inline constexpr std::size_t kMaxSignClaimsBytes = 12 * 1024;
+
 struct SocketApiOptions {
   std::filesystem::path path;  // $runtime_dir/agent.sock
   SocketAllowList allow = SocketAllowList::own_ids();
-  HttpLimits limits;
+  HttpLimits limits = {.max_body_bytes = kMaxSignClaimsBytes};
   // A long-poll without `wait` waits this long; a longer `wait` is cut to
   // max_wait so a forgotten client does not hold a connection for ever.
   std::chrono::seconds default_wait{30};

@@ -72,6 +72,10 @@ struct KeysetConfig {
   std::string source;  // "jwks" | "key_files" | "generated"
   KeysetSettings settings;
   std::string fingerprint;  // the entry's canonical JSON: equal <=> unchanged
+  // The signing key's private JWK goes into the segment (apps sign
+  // in-process); false: the segment holds the public JWKS only and apps sign
+  // through POST /v1/keysets/NAME/sign.
+  bool private_in_segment = false;
 };
 
 }  // namespace tw

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -59,6 +60,19 @@ Result<Jwk> jwk_from_pem(std::string_view pem);
 // inferred, a missing kid is the thumbprint. Symmetric keys (kty oct) are
 // refused: they cannot be published.
 Result<Jwk> parse_jwk(const nlohmann::json& j);
+
+// The JWT of `claims_json` signed with `private_jwk` by jose::sign_jwt, the
+// one signer (libtokenwell-jwt's tokenwell_jwt_sign is the same): header
+// alg, kid, typ; iat = now and exp = now + ttl_seconds unless the claims
+// have them. The claims must be one JSON object, no member twice, at most
+// TOKENWELL_JWT_DEPTH_MAX levels. A failure names what is wrong with the
+// claims (claims_error) or the key, never their content.
+struct JwtSignFailure {
+  bool claims_error = false;
+  std::string message;
+};
+std::variant<Secret, JwtSignFailure> sign_jwt(std::string_view private_jwk, std::string_view claims_json,
+                                              std::int64_t ttl_seconds, std::int64_t now);
 
 // RFC 7638 thumbprint (base64url SHA-256) of a public JWK.
 std::string jwk_thumbprint(const nlohmann::json& public_jwk);

@@ -59,6 +59,15 @@ class KeyRotation {
   // private key is not in the JWKS; the caller then starts afresh.
   Result<void> adopt(std::string_view jwks, std::string_view signing_key, TimePoint now);
 
+  // Takes over only the public JWKS a previous agent published (its private
+  // keys were not in the segment): every key in it is retired at `now` (one
+  // that had retired earlier keeps that time) and stays published for
+  // `retain`, so tokens it signed verify until they expire; a key prepared
+  // for later is dropped (nothing was signed with it). The next advance()
+  // makes a new key that signs at once. Fails -- and adopts nothing -- when
+  // the JWKS does not parse.
+  Result<void> adopt_public(std::string_view jwks, TimePoint now);
+
   // Prepares, activates and removes keys as due at `now`. Fails only when a
   // new key cannot be generated (retry later; the current keys stay).
   Result<Step> advance(TimePoint now);

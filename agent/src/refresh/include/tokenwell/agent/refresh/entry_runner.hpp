@@ -76,6 +76,9 @@ class EntryRunner {
   virtual void on_directory_changed() {}
   // Fetch again soon, if the runner's rules allow (keysets).
   virtual RefetchReply request_refetch() { return {false, std::chrono::seconds(0)}; }
+  // The private JWK a keyset signs with now (POST /v1/keysets/NAME/sign),
+  // valid until the runner's next publish; "" for verify-only keysets.
+  virtual std::string_view signing_key() const { return {}; }
   virtual RefreshStatus refresh_status() const = 0;
 
   // Called after each attempt with whether it produced a usable value.
