@@ -138,21 +138,27 @@ run() {  # run IMAGE CMD…: in the image as its own user, with $work at /check 
   local ctr
   ctr=$(container "$1")
   shift
-  buildah run --isolation=chroot --user 65532:65532 -v "$work:/check" \
-    --env AZURE_TENANT_ID=00000000-0000-0000-0000-000000000001 \
-    --env AZURE_CLIENT_ID=00000000-0000-0000-0000-000000000002 \
-    --env AZURE_FEDERATED_TOKEN_FILE=/check/azure-identity-token \
-    --env AZURE_AUTHORITY_HOST=https://login.microsoftonline.com/ \
+  buildah run --isolation=chroot --user 65532:65532 -v "$work:/check" "${workload_identity_env[@]}" \
     "$ctr" -- "$@"
 }
+workload_identity_env=(
+  --env AZURE_TENANT_ID=00000000-0000-0000-0000-000000000001
+  --env AZURE_CLIENT_ID=00000000-0000-0000-0000-000000000002
+  --env AZURE_FEDERATED_TOKEN_FILE=/check/azure-identity-token
+  --env AZURE_AUTHORITY_HOST=https://login.microsoftonline.com/
+)
 as() {  # as IMAGE UID GID GROUPS CMD…: root in the image drops to the pod's ids (setpriv, util-linux)
   local ctr uid=$2 gid=$3 groups=(--clear-groups)
   ctr=$(container "$1")
   [[ -n $4 ]] && groups=(--groups "$4")
   shift 4
-  buildah run --isolation=chroot --user 0:0 -v "$work:/check" "$ctr" -- \
+  buildah run --isolation=chroot --user 0:0 -v "$work:/check" "${workload_identity_env[@]}" "$ctr" -- \
     setpriv --reuid "$uid" --regid "$gid" "${groups[@]}" "$@"
 }
+# The chart's pod: the agent runs as 65532:65532 with the fsGroup (2000, the
+# chart's default) as a supplementary group; `allow` names that group, and
+# the agent refuses an allow it cannot give the segment.
+as_pod() { as tokenwell 65532 65532 2000 "$@"; }
 
 check_image_metadata() {
   local tag=${image_tag[tokenwell]} labels
@@ -167,7 +173,7 @@ check_agent_check_config() {
   echo "rendered config: $(cat "$work/agent.json")"
   echo "federated-token-from-the-kubelet" >"$work/azure-identity-token"
   chmod 0644 "$work/agent.json" "$work/azure-identity-token"
-  run tokenwell /usr/local/bin/tokenwell-agent --config /check/agent.json --check-config \
+  as_pod /usr/local/bin/tokenwell-agent --config /check/agent.json --check-config \
     || fail "--check-config rejected the chart's default config" || return 1
   # A broken config must fail, naming the JSON path.
   echo '{"credentials":[{"name":"bad name!","source":"file","path":"/x"}]}' >"$work/bad.json"
@@ -279,9 +285,10 @@ check_fsgroup_sharing() {
   mkdir -p "$work/shared"
   chown 65532:2000 "$work/shared"
   chmod 2775 "$work/shared"
-  sed 's|/check/run|/check/shared|' "$work/file-source.json" >"$work/shared-source.json"
+  sed -e 's|/check/run|/check/shared|' -e 's|^{|{"allow": {"gids": [2000]}, |' \
+    "$work/file-source.json" >"$work/shared-source.json"
   chmod 0644 "$work/shared-source.json"
-  as tokenwell 65532 65532 2000 /usr/local/bin/tokenwell-agent --config /check/shared-source.json --once \
+  as_pod /usr/local/bin/tokenwell-agent --config /check/shared-source.json --once \
     || fail "agent --once into the fsGroup directory" || return 1
   [[ $(stat -c %g "$work/shared/segment") == 2000 ]] || fail "segment not group-owned by the fsGroup" || return 1
   [[ $(as tokenwell 1000 2000 2000 /usr/local/bin/tokenwell --dir /check/shared get redis --field username) == app ]] \
